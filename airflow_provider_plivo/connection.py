@@ -1,0 +1,83 @@
+"""Reading a ``plivo`` connection: credentials, API base URL, request timeout.
+
+Kept free of Airflow imports: ``get_provider_info`` reads the defaults while Airflow is still
+loading its own configuration.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_plivo.exceptions import PlivoError
+
+DEFAULT_BASE_URL = "https://api.plivo.com"
+DEFAULT_TIMEOUT = 30.0
+"""Seconds any one request may take when the connection's extra sets no ``timeout``."""
+
+
+class PlivoAccount:
+    """Where and as whom to call Plivo, read once from a ``plivo`` connection."""
+
+    def __init__(self, *, auth_id: str, auth_token: str, base_url: str, timeout: float) -> None:
+        self.auth_id = auth_id
+        self.auth_token = auth_token
+        self.base_url = base_url
+        self.timeout = timeout
+        self.api_root = f"{base_url}/v1/Account/{auth_id}/"
+
+    def __repr__(self) -> str:
+        return f"PlivoAccount(auth_id={self.auth_id!r}, base_url={self.base_url!r})"
+
+    @classmethod
+    def from_connection(cls, conn: Any) -> PlivoAccount:
+        name = conn.conn_id
+        if not conn.login or not conn.password:
+            raise PlivoError(
+                f"Connection {name!r} needs the Plivo Auth ID as login and the Auth Token as password"
+            )
+        raw_timeout = conn.extra_dejson.get("timeout", DEFAULT_TIMEOUT)
+        try:
+            timeout = float(raw_timeout)
+        except (TypeError, ValueError):
+            timeout = -1.0
+        if not timeout > 0:
+            raise PlivoError(
+                f"Connection {name!r}: extra 'timeout' must be a positive number of seconds, "
+                f"got {raw_timeout!r}"
+            )
+        return cls(
+            auth_id=conn.login,
+            auth_token=conn.password,
+            base_url=_base_url(conn.host, schema=conn.schema, port=conn.port, conn_id=name),
+            timeout=timeout,
+        )
+
+
+def _base_url(host: str | None, *, schema: str | None, port: int | None, conn_id: str) -> str:
+    """The API origin from the connection's host (a URL or a bare host name); https unless loopback."""
+    if not host:
+        return DEFAULT_BASE_URL
+    if "://" not in host:
+        host = f"{schema or 'https'}://{host}" + (f":{port}" if port else "")
+    parts = urlsplit(host.rstrip("/"))
+    hostname = parts.hostname or ""
+    # Rebuilt from host and port so that credentials pasted into the URL are never echoed.
+    origin = f"{parts.scheme}://{f'[{hostname}]' if ':' in hostname else hostname}"
+    origin += f":{parts.port}" if parts.port else ""
+    if parts.scheme != "https" and not _is_loopback(hostname):
+        raise PlivoError(
+            f"Connection {conn_id!r}: API base URL {origin} is refused: https is required "
+            "(plain http is allowed only for loopback hosts such as the sandbox)"
+        )
+    return origin + parts.path
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False

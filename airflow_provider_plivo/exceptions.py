@@ -1,0 +1,114 @@
+"""Errors raised by the Plivo provider.
+
+Every message carries Plivo's own words where Plivo gave any, and never a credential:
+the Auth Token only ever travels in the Authorization header, which no error repeats.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+
+class PlivoError(Exception):
+    """Base class of every error this provider raises."""
+
+
+class PlivoTransientError(PlivoError):
+    """A failure worth retrying: the same request may well succeed later."""
+
+    retry_after: float | None = None
+
+
+class PlivoConnectionError(PlivoTransientError):
+    """The request did not complete: connection refused or reset, DNS failure, timeout.
+
+    ``request_sent`` is False only when the request surely never reached Plivo
+    (the connection could not be opened), which is what makes a non-idempotent call safe to retry.
+    """
+
+    def __init__(self, message: str, *, request_sent: bool) -> None:
+        super().__init__(message)
+        self.request_sent = request_sent
+
+
+class PlivoResponseError(PlivoTransientError):
+    """Plivo answered, but not with the JSON its API documents (an HTML error page, a cut body)."""
+
+
+class PlivoAPIError(PlivoError):
+    """Plivo answered with an HTTP error status; ``message`` is Plivo's own ``error`` text."""
+
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        message: str,
+        endpoint: str,
+        api_id: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.message = message
+        self.endpoint = endpoint
+        self.api_id = api_id
+        self.retry_after = retry_after
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        text = f"Plivo answered HTTP {self.status_code} to {self.endpoint}: {self.message}"
+        return f"{text} (api_id {self.api_id})" if self.api_id else text
+
+
+class PlivoRetryableAPIError(PlivoAPIError, PlivoTransientError):
+    """HTTP 429 or 5xx: Plivo is busy or unwell, not refusing the request itself."""
+
+
+class PlivoAuthenticationError(PlivoAPIError):
+    """HTTP 401/403: the Auth ID or Auth Token is wrong. Retrying cannot help."""
+
+    def _describe(self) -> str:
+        return (
+            f"Plivo authentication failed (HTTP {self.status_code} to {self.endpoint}): {self.message}. "
+            "Check the Auth ID (login) and Auth Token (password) of the Plivo connection."
+        )
+
+
+class PlivoMediaObjectError(PlivoTransientError):
+    """Plivo accepted the request but reported some of its files as failed."""
+
+    def __init__(self, failures: Mapping[str, str]) -> None:
+        self.failures = dict(failures)
+        super().__init__(
+            "Plivo reported failed files: " + "; ".join(f"{f}: {why}" for f, why in self.failures.items())
+        )
+
+
+class PlivoMediaValidationError(PlivoError, ValueError):
+    """Files that cannot be uploaded as they are; raised before any request is sent."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        super().__init__(
+            f"{count} media file{'s' if count != 1 else ''} cannot be uploaded to Plivo, "
+            "nothing was sent:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        )
+
+
+class PlivoMediaUploadError(PlivoError):
+    """Some files could not be uploaded; ``failures`` maps each to the reason.
+
+    ``uploaded`` holds the records of the files that did upload, so the caller loses nothing.
+    """
+
+    def __init__(self, failures: Mapping[str, str], uploaded: Sequence[Mapping[str, Any]]) -> None:
+        self.failures = dict(failures)
+        self.uploaded = [dict(record) for record in uploaded]
+        total = len(self.failures) + len(self.uploaded)
+        super().__init__(
+            f"Could not upload {len(self.failures)} of {total} media files to Plivo:\n"
+            + "\n".join(f"  - {path}: {why}" for path, why in self.failures.items())
+        )

@@ -1,0 +1,60 @@
+"""Provider metadata Airflow reads through the ``apache_airflow_provider`` entry point."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_plivo import __version__
+from airflow_provider_plivo.connection import DEFAULT_TIMEOUT
+
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "extra"],
+    "relabeling": {"login": "Auth ID", "password": "Auth Token", "host": "API base URL"},
+    "placeholders": {
+        "login": "MAXXXXXXXXXXXXXXXXXX",
+        "host": "https://api.plivo.com (leave empty for Plivo itself)",
+        "timeout": f"{DEFAULT_TIMEOUT:g}",
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the provider: its connection type, form, hooks, operators, sensors and triggers."""
+    return {
+        "package-name": "airflow-provider-plivo",
+        "name": "Plivo",
+        "description": (
+            "Upload MMS media to `Plivo <https://www.plivo.com/>`__, send messages, wait for delivery."
+        ),
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Plivo",
+                "external-doc-url": "https://www.plivo.com/docs/messaging/api/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [{"integration-name": "Plivo", "python-modules": ["airflow_provider_plivo.hooks.plivo"]}],
+        "operators": [
+            {"integration-name": "Plivo", "python-modules": ["airflow_provider_plivo.operators.media"]}
+        ],
+        "connection-types": [
+            {
+                "connection-type": "plivo",
+                "hook-class-name": "airflow_provider_plivo.hooks.plivo.PlivoHook",
+                "hook-name": "Plivo",
+                "conn-fields": {
+                    "timeout": {
+                        "label": "Request timeout (seconds)",
+                        "description": "Seconds any one request to Plivo may take.",
+                        "schema": {
+                            "type": ["number", "null"],
+                            "default": DEFAULT_TIMEOUT,
+                            "exclusiveMinimum": 0,
+                        },
+                    },
+                },
+                "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+            }
+        ],
+    }

@@ -1,0 +1,464 @@
+"""PlivoHook: the ``plivo`` connection type and a client for Plivo's media and message APIs.
+
+DAG files import this module on every parse, so only ``airflow.sdk`` is imported at module
+level; ``requests`` and ``tenacity`` load the first time the hook talks to Plivo.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from email.utils import parsedate_to_datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_plivo import __version__
+from airflow_provider_plivo.connection import DEFAULT_TIMEOUT, PlivoAccount
+from airflow_provider_plivo.exceptions import (
+    PlivoAPIError,
+    PlivoAuthenticationError,
+    PlivoConnectionError,
+    PlivoError,
+    PlivoMediaObjectError,
+    PlivoMediaUploadError,
+    PlivoResponseError,
+    PlivoRetryableAPIError,
+    PlivoTransientError,
+)
+from airflow_provider_plivo.media import (
+    MAX_FILES_PER_UPLOAD,
+    MAX_MEDIA_FILE_SIZE,
+    media_content_type,
+    validate_media_files,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    import requests
+    from tenacity import RetryCallState
+
+T = TypeVar("T")
+
+USER_AGENT = f"airflow-provider-plivo/{__version__}"
+MEDIA_PAGE_SIZE = 20
+"""The most media Plivo lists per page."""
+
+_BODY_EXCERPT_CHARS = 200
+
+
+class PlivoHook(BaseHook):
+    """
+    Talk to Plivo with the credentials of a ``plivo`` connection.
+
+    The connection's login is the Auth ID, its password the Auth Token, its host an optional
+    API base URL (``https://api.plivo.com`` when empty; plain http only for loopback hosts such
+    as the bundled sandbox), and its extra ``timeout`` the seconds any one request may take.
+
+    Transient failures (connection errors, timeouts, HTTP 429 and 5xx, malformed answers) are
+    retried with exponential backoff and jitter, honouring ``Retry-After``; other 4xx fail at once.
+
+    :param plivo_conn_id: the ``plivo`` connection to use.
+    :param chunk_size: files per upload request, 1 to 10 (Plivo's maximum).
+    :param max_file_size: largest file accepted for upload, in bytes.
+    :param retry_attempts: attempts per request, the first included.
+    :param retry_wait_initial: seconds before the first retry; doubles each time, with jitter.
+    :param retry_wait_max: the longest backoff between two attempts (a ``Retry-After`` may be longer).
+    """
+
+    conn_name_attr = "plivo_conn_id"
+    default_conn_name = "plivo_default"
+    conn_type = "plivo"
+    hook_name = "Plivo"
+
+    def __init__(
+        self,
+        plivo_conn_id: str = default_conn_name,
+        *,
+        chunk_size: int = MAX_FILES_PER_UPLOAD,
+        max_file_size: int = MAX_MEDIA_FILE_SIZE,
+        retry_attempts: int = 5,
+        retry_wait_initial: float = 1.0,
+        retry_wait_max: float = 30.0,
+    ) -> None:
+        super().__init__()
+        if not 1 <= chunk_size <= MAX_FILES_PER_UPLOAD:
+            raise ValueError(f"chunk_size must be 1 to {MAX_FILES_PER_UPLOAD}, got {chunk_size}")
+        if retry_attempts < 1:
+            raise ValueError(f"retry_attempts must be at least 1, got {retry_attempts}")
+        self.plivo_conn_id = plivo_conn_id
+        self.chunk_size = chunk_size
+        self.max_file_size = max_file_size
+        self.retry_attempts = retry_attempts
+        self.retry_wait_initial = retry_wait_initial
+        self.retry_wait_max = retry_wait_max
+
+    # -- connection -------------------------------------------------------------------------
+
+    @cached_property
+    def _account(self) -> PlivoAccount:
+        return PlivoAccount.from_connection(self.get_connection(self.plivo_conn_id))
+
+    @property
+    def auth_id(self) -> str:
+        """The Auth ID of the connection (not a secret: it is in every API path)."""
+        return self._account.auth_id
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """One ``requests.Session`` for every call, authenticated and identified as this provider."""
+        import requests
+
+        session = requests.Session()
+        session.auth = (self._account.auth_id, self._account.auth_token)
+        session.headers["User-Agent"] = USER_AGENT
+        session.headers["Accept"] = "application/json"
+        return session
+
+    def get_conn(self) -> requests.Session:
+        """Return the authenticated session (Airflow's usual hook entry point)."""
+        return self.session
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Make one authenticated call to Plivo and say whether the credentials work."""
+        try:
+            page = self._call("GET", "Media/", params={"limit": 1, "offset": 0})
+        except PlivoError as err:
+            return False, str(err)
+        total = page.get("meta", {}).get("total_count", "unknown")
+        return True, f"Connected to Plivo as {self.auth_id} ({total} media stored)"
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Connection form layout for Airflow before 3.2 (3.2+ reads ``get_provider_info``)."""
+        from airflow_provider_plivo.get_provider_info import UI_FIELD_BEHAVIOUR
+
+        return {
+            "hidden_fields": UI_FIELD_BEHAVIOUR["hidden-fields"],
+            "relabeling": UI_FIELD_BEHAVIOUR["relabeling"],
+            "placeholders": UI_FIELD_BEHAVIOUR["placeholders"],
+        }
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Extra connection fields for Airflow before 3.2 (3.2+ reads ``get_provider_info``)."""
+        from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import StringField
+        from wtforms.validators import Optional, Regexp
+
+        return {
+            "timeout": StringField(
+                lazy_gettext("Request timeout (seconds)"),
+                widget=BS3TextFieldWidget(),
+                validators=[Optional(), Regexp(r"^\d+(\.\d+)?$")],
+                description=f"Seconds any one request to Plivo may take (default {DEFAULT_TIMEOUT:g}).",
+            ),
+        }
+
+    # -- media ------------------------------------------------------------------------------
+
+    def upload_media(self, files: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+        """
+        Upload ``files`` to Plivo, at most ``chunk_size`` per request, and describe each upload.
+
+        Every file is checked (exists, type, size) before anything is sent. A path listed twice
+        is uploaded once and both positions get its record. Returns one record per input file,
+        in input order: ``file`` (the path as given), ``media_id``, ``media_url``,
+        ``content_type``, ``size``, ``upload_time``, ``file_name``.
+
+        :raises PlivoMediaValidationError: naming every invalid file; nothing was sent.
+        :raises PlivoAuthenticationError: the credentials were refused; stops at once.
+        :raises PlivoMediaUploadError: naming every file that could not be uploaded after retries,
+            with the records of those that could.
+        """
+        paths = [os.fspath(f) for f in files]
+        unique = list(dict.fromkeys(paths))
+        validate_media_files(unique, max_file_size=self.max_file_size)
+        if not unique:
+            return []
+        chunks = [unique[i : i + self.chunk_size] for i in range(0, len(unique), self.chunk_size)]
+        self.log.info(
+            "Uploading %d media files to Plivo in %d request%s of up to %d files",
+            len(unique),
+            len(chunks),
+            "s" if len(chunks) != 1 else "",
+            self.chunk_size,
+        )
+        started = time.monotonic()
+        retries: list[str] = []
+        records: dict[str, dict[str, Any]] = {}
+        failures: dict[str, str] = {}
+        for number, chunk in enumerate(chunks, start=1):
+            label = f"upload of chunk {number}/{len(chunks)}"
+            uploaded, failed = self._upload_chunk(chunk, label=label, retries=retries)
+            records.update(uploaded)
+            failures.update(failed)
+            self.log.info(
+                "Chunk %d/%d: %d of %d files uploaded%s; %d/%d files done",
+                number,
+                len(chunks),
+                len(uploaded),
+                len(chunk),
+                f", {len(failed)} failed" if failed else "",
+                len(records),
+                len(unique),
+            )
+        self.log.info(
+            "Uploaded %d of %d media files in %.1f s with %d retr%s%s",
+            len(records),
+            len(unique),
+            time.monotonic() - started,
+            len(retries),
+            "y" if len(retries) == 1 else "ies",
+            f" ({_count_reasons(retries)})" if retries else "",
+        )
+        if failures:
+            raise PlivoMediaUploadError(failures, uploaded=[records[p] for p in paths if p in records])
+        return [{**records[path], "file": path} for path in paths]
+
+    def _upload_chunk(
+        self, chunk: list[str], *, label: str, retries: list[str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+        """Upload one chunk, retrying only its files still missing; return (records, failures)."""
+        uploaded: dict[str, dict[str, Any]] = {}
+
+        def attempt() -> None:
+            remaining = [path for path in chunk if path not in uploaded]
+            objects = self._post_media(remaining)
+            failed: dict[str, str] = {}
+            for path, obj in zip(remaining, objects, strict=True):
+                if obj.get("status", "success") == "success" and obj.get("media_id"):
+                    uploaded[path] = _media_record(path, obj)
+                else:
+                    failed[path] = _object_failure(obj)
+            if failed:
+                raise PlivoMediaObjectError(failed)
+
+        try:
+            self._retrying(attempt, what=label, is_transient=_is_transient, retries=retries)
+        except PlivoAuthenticationError:
+            raise
+        except PlivoMediaObjectError as err:
+            return uploaded, err.failures
+        except PlivoError as err:
+            return uploaded, {path: str(err) for path in chunk if path not in uploaded}
+        return uploaded, {}
+
+    def _post_media(self, paths: list[str]) -> list[dict[str, Any]]:
+        """One upload attempt for ``paths`` (no retry); return Plivo's objects, one per path, in order."""
+        from contextlib import ExitStack
+
+        with ExitStack() as stack:
+            parts = [
+                (
+                    "file",
+                    (os.path.basename(path), stack.enter_context(open(path, "rb")), media_content_type(path)),
+                )
+                for path in paths
+            ]
+            body = self._request("POST", "Media/", files=parts)
+        objects = body.get("objects")
+        if not isinstance(objects, list) or len(objects) != len(paths):
+            count = len(objects) if isinstance(objects, list) else "no"
+            raise PlivoResponseError(
+                f"Plivo answered an upload of {len(paths)} files with {count} media objects: "
+                f"{_excerpt(json.dumps(body))}"
+            )
+        return objects
+
+    def get_media(self, media_id: str) -> dict[str, Any]:
+        """Return Plivo's description of one uploaded media file."""
+        return self._call("GET", f"Media/{media_id}/")
+
+    def list_media(self) -> list[dict[str, Any]]:
+        """Return every media file of the account, walking all of Plivo's pages."""
+        media: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            page = self._call("GET", "Media/", params={"limit": MEDIA_PAGE_SIZE, "offset": offset})
+            objects = page.get("objects") or []
+            media.extend(objects)
+            if not page.get("meta", {}).get("next") or not objects:
+                return media
+            offset += len(objects)
+
+    # -- HTTP -------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """One request to ``/v1/Account/{auth_id}/{path}`` with retries; Plivo's JSON answer."""
+        return self._retrying(
+            lambda: self._request(method, path, **kwargs),
+            what=f"{method} {path}",
+            is_transient=_is_transient,
+        )
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        """One attempt at a request; every failure is turned into a classified :class:`PlivoError`."""
+        import requests
+        from urllib3.exceptions import NewConnectionError
+
+        endpoint = f"{method} {path}"
+        timeout = self._account.timeout
+        try:
+            response = self.session.request(method, self._account.api_root + path, timeout=timeout, **kwargs)
+        except requests.ConnectTimeout as err:
+            raise PlivoConnectionError(
+                f"{endpoint}: could not connect to {self._account.base_url} within {timeout:g} s",
+                request_sent=False,
+            ) from err
+        except requests.Timeout as err:
+            raise PlivoConnectionError(
+                f"{endpoint}: Plivo did not answer within {timeout:g} s (connection extra 'timeout')",
+                request_sent=True,
+            ) from err
+        except requests.ConnectionError as err:
+            reason = getattr(err.args[0], "reason", err.args[0]) if err.args else err
+            raise PlivoConnectionError(
+                f"{endpoint}: connection to {self._account.base_url} failed: {reason}",
+                request_sent=isinstance(reason, NewConnectionError) is False,
+            ) from err
+        return _parse_response(response, endpoint)
+
+    def _retrying(
+        self,
+        fn: Callable[[], T],
+        *,
+        what: str,
+        is_transient: Callable[[BaseException], bool],
+        retries: list[str] | None = None,
+    ) -> T:
+        """Run ``fn`` until it succeeds, a permanent error comes, or the attempts run out."""
+        from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+
+        backoff = wait_exponential_jitter(initial=self.retry_wait_initial, max=self.retry_wait_max)
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            retry_after = getattr(exc, "retry_after", None)
+            return float(retry_after) if retry_after is not None else float(backoff(state))
+
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            reason = _retry_reason(exc)
+            if retries is not None:
+                retries.append(reason)
+            self.log.warning(
+                "%s: attempt %d of %d failed (%s); retrying in %.1f s",
+                what,
+                state.attempt_number,
+                self.retry_attempts,
+                exc,
+                state.upcoming_sleep,
+            )
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retry_attempts),
+            wait=wait,
+            retry=retry_if_exception(is_transient),
+            before_sleep=log_retry,
+            reraise=True,
+        )
+        return retrying(fn)
+
+
+def _parse_response(response: requests.Response, endpoint: str) -> dict[str, Any]:
+    """Plivo's JSON body, or the classified error its status and body describe."""
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if status >= 400:
+        error = body.get("error") if isinstance(body, dict) else None
+        message = (
+            (error if isinstance(error, str) else json.dumps(error))
+            if error
+            else (
+                f"{response.reason or 'error'}: {_excerpt(response.text)}"
+                if response.text
+                else response.reason
+            )
+        )
+        details: dict[str, Any] = {
+            "status_code": status,
+            "message": message or "no message",
+            "endpoint": endpoint,
+            "api_id": body.get("api_id") if isinstance(body, dict) else None,
+        }
+        if status in (401, 403):
+            raise PlivoAuthenticationError(**details)
+        if status == 429 or status >= 500:
+            raise PlivoRetryableAPIError(**details, retry_after=_retry_after(response))
+        raise PlivoAPIError(**details)
+    if not isinstance(body, dict):
+        raise PlivoResponseError(
+            f"{endpoint}: Plivo answered HTTP {status} with a body that is not its JSON: "
+            f"{_excerpt(response.text)!r}"
+        )
+    return body
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date), if Plivo sent one."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_transient(exc: BaseException) -> bool:
+    return isinstance(exc, PlivoTransientError)
+
+
+def _retry_reason(exc: BaseException | None) -> str:
+    """A short label for a retry, used to summarise why retries happened."""
+    if isinstance(exc, PlivoAPIError):
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, PlivoConnectionError):
+        return "connection error"
+    if isinstance(exc, PlivoMediaObjectError):
+        return "failed files"
+    if isinstance(exc, PlivoResponseError):
+        return "malformed response"
+    return type(exc).__name__
+
+
+def _count_reasons(reasons: list[str]) -> str:
+    return ", ".join(f"{count} x {reason}" for reason, count in Counter(reasons).items())
+
+
+def _media_record(path: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "file": path,
+        "media_id": obj["media_id"],
+        "media_url": obj.get("media_url") or obj.get("url"),
+        "content_type": obj.get("content_type") or media_content_type(path),
+        "size": obj.get("size"),
+        "upload_time": obj.get("upload_time"),
+        "file_name": obj.get("file_name") or os.path.basename(path),
+    }
+
+
+def _object_failure(obj: dict[str, Any]) -> str:
+    message = obj.get("error_message") or obj.get("error") or "no reason given"
+    code = obj.get("error_code") or obj.get("status_code")
+    return (
+        f"Plivo reported status {obj.get('status')!r}" + (f" (code {code})" if code else "") + f": {message}"
+    )
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _BODY_EXCERPT_CHARS else flat[:_BODY_EXCERPT_CHARS] + "..."

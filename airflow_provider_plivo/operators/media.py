@@ -1,0 +1,99 @@
+"""PlivoMediaUploadOperator: upload a batch of files to Plivo and hand their media IDs on."""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterable, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_plivo.media import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_plivo.hooks.plivo import PlivoHook
+
+
+class PlivoMediaUploadOperator(BaseOperator):
+    """
+    Upload files to Plivo's Media API and return their media IDs, in input order.
+
+    Every file is checked before anything is sent (exists, regular, not empty, at most
+    ``max_file_size`` bytes, a type Plivo MMS accepts); one error names every bad file.
+    An empty batch uploads nothing and returns ``[]``. The IDs are the ``return_value``
+    XCom; the full records (``file``, ``media_id``, ``media_url``, ``content_type``,
+    ``size``, ``upload_time``) are pushed under the XCom key ``media``.
+    Plivo deletes media no message used after 6 hours: send within that window.
+
+    :param files: (templated) a list of paths, or one path. A list that templating rendered
+        as a string (``"['a.jpg', 'b.png']"``) is read back as that list.
+    :param plivo_conn_id: the ``plivo`` connection.
+    :param chunk_size: files per upload request, 1 to 10.
+    :param max_file_size: largest file accepted, in bytes (Plivo's "2 MB", read as 2,000,000).
+    :param hook_params: further :class:`~airflow_provider_plivo.hooks.plivo.PlivoHook`
+        arguments, e.g. ``{"retry_attempts": 8}``.
+    """
+
+    template_fields: Sequence[str] = ("files",)
+    ui_color = "#e6f4ea"
+
+    def __init__(
+        self,
+        *,
+        files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+        plivo_conn_id: str = "plivo_default",
+        chunk_size: int = MAX_FILES_PER_UPLOAD,
+        max_file_size: int = MAX_MEDIA_FILE_SIZE,
+        hook_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.files = files
+        self.plivo_conn_id = plivo_conn_id
+        self.chunk_size = chunk_size
+        self.max_file_size = max_file_size
+        self.hook_params = hook_params or {}
+
+    @cached_property
+    def hook(self) -> PlivoHook:
+        from airflow_provider_plivo.hooks.plivo import PlivoHook
+
+        return PlivoHook(
+            self.plivo_conn_id,
+            chunk_size=self.chunk_size,
+            max_file_size=self.max_file_size,
+            **self.hook_params,
+        )
+
+    def execute(self, context: Context) -> list[str]:
+        files = media_file_list(self.files)
+        if not files:
+            self.log.info("No media files in this batch; nothing to upload")
+            return []
+        records = self.hook.upload_media(files)
+        context["ti"].xcom_push(key="media", value=records)
+        return [record["media_id"] for record in records]
+
+
+def media_file_list(files: Any) -> list[str]:
+    """Normalise a rendered ``files`` argument to a list of path strings, or say what is wrong."""
+    if isinstance(files, (str, os.PathLike)):
+        text = os.fspath(files).strip()
+        if text.startswith("[") and text.endswith("]"):
+            try:
+                files = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                return [text]
+        else:
+            return [text]
+    if files is None or not isinstance(files, Iterable) or isinstance(files, (bytes, dict)):
+        raise TypeError(f"files must be a path or a list of paths, got {type(files).__name__}: {files!r}")
+    items = list(files)
+    bad = [f"#{i} {item!r}" for i, item in enumerate(items) if not isinstance(item, (str, os.PathLike))]
+    if bad:
+        raise TypeError(f"files must hold only paths; not paths: {', '.join(bad)}")
+    return [os.fspath(item) for item in items]

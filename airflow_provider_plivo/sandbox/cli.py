@@ -1,0 +1,72 @@
+"""``plivo-sandbox``: run the Plivo-compatible sandbox server in the foreground."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from airflow_provider_plivo.sandbox.faults import FAULT_KINDS, check_fault_kind
+from airflow_provider_plivo.sandbox.server import SANDBOX_AUTH_ID, SANDBOX_AUTH_TOKEN, PlivoSandbox
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Serve until interrupted; print the URL and a ready ``AIRFLOW_CONN_PLIVO_DEFAULT`` value."""
+    parser = argparse.ArgumentParser(prog="plivo-sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one")
+    parser.add_argument("--auth-id", default=SANDBOX_AUTH_ID, help="Auth ID clients must use")
+    parser.add_argument("--auth-token", default=SANDBOX_AUTH_TOKEN, help="Auth Token clients must use")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay every answer by this much")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="N:KIND",
+        type=_scripted_fault,
+        help=f"give the Nth upload request a fault; KIND is one of {', '.join(FAULT_KINDS)} (repeatable)",
+    )
+    parser.add_argument("--fault-rate", type=float, default=0.0, help="chance (0-1) of a random upload fault")
+    parser.add_argument("--fault-seed", type=int, default=None, help="seed for the random faults")
+    parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long a 'hang' fault lasts")
+    args = parser.parse_args(argv)
+
+    sandbox = PlivoSandbox(
+        auth_id=args.auth_id,
+        auth_token=args.auth_token,
+        host=args.host,
+        port=args.port,
+        latency_ms=args.latency_ms,
+        faults=dict(args.fault),
+        fault_rate=args.fault_rate,
+        fault_seed=args.fault_seed,
+        hang_seconds=args.hang_seconds,
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=sandbox.stop).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"Plivo sandbox listening on {sandbox.url}", flush=True)
+    print(f"export AIRFLOW_CONN_PLIVO_DEFAULT='{sandbox.connection_json()}'", flush=True)
+    sandbox.serve_forever()
+    return 0
+
+
+def _scripted_fault(text: str) -> tuple[int, str]:
+    number, _, kind = text.partition(":")
+    try:
+        return int(number), check_fault_kind(kind)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected N:KIND, e.g. 2:503 ({err})") from None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,491 @@
+"""A local HTTP server that speaks Plivo's wire format, for developing and testing DAGs offline.
+
+It checks Basic auth like Plivo, keeps uploaded media in memory, and serves each file's bytes
+at its ``media_url``. Routes live in one table (``PlivoSandbox._routes``) so new endpoints are
+one method each.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import re
+import socket
+import struct
+import sys
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from airflow_provider_plivo.media import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
+from airflow_provider_plivo.sandbox.faults import FaultPlan
+
+SANDBOX_AUTH_ID = "MASANDBOX00000000000"
+SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
+MEDIA_PAGE_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """One uploaded file as the sandbox keeps it."""
+
+    media_id: str
+    file_name: str
+    content_type: str
+    data: bytes
+    upload_time: datetime
+
+
+@dataclass(frozen=True)
+class SandboxRequest:
+    """One request the sandbox received, for tests to count and inspect.
+
+    ``status`` is 0 when a fault dropped the connection instead of answering.
+    """
+
+    method: str
+    path: str
+    status: int
+    file_names: tuple[str, ...] = ()
+    user_agent: str = ""
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    """Reset the connection instead of answering."""
+    hang: bool = False
+    """Say nothing until ``hang_seconds`` pass (or the sandbox stops), then drop."""
+
+
+class SandboxHTTPError(Exception):
+    """An error answer in Plivo's shape: ``{"api_id": ..., "error": message}``."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+Route = Callable[["_Call"], _Response]
+
+
+@dataclass
+class _Call:
+    """What a route handler gets: the parsed request."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: Any
+    body: bytes
+    match: re.Match[str]
+    file_names: list[str] = field(default_factory=list)
+
+
+class PlivoSandbox:
+    """
+    A Plivo-compatible API server on loopback; use it as a context manager.
+
+    >>> with PlivoSandbox() as sandbox:
+    ...     os.environ["AIRFLOW_CONN_PLIVO_DEFAULT"] = sandbox.connection_json()
+
+    :param auth_id: the Auth ID requests must authenticate with.
+    :param auth_token: the Auth Token requests must authenticate with.
+    :param host: the address to listen on (loopback by default).
+    :param port: the port; 0 picks a free one (see :attr:`url`).
+    :param max_file_size: the per-file upload limit enforced, in bytes.
+    :param latency_ms: delay before every answer, to model a real round trip.
+    :param faults: scripted faults: upload request number (1-based) -> kind (see
+        :mod:`airflow_provider_plivo.sandbox.faults`); more can be added with :meth:`script_faults`.
+    :param fault_rate: chance, 0 to 1, of a random fault on any other upload request.
+    :param fault_seed: seed for the random faults, so a run can be repeated exactly.
+    :param hang_seconds: how long a ``hang`` fault keeps the client waiting.
+    """
+
+    def __init__(
+        self,
+        *,
+        auth_id: str = SANDBOX_AUTH_ID,
+        auth_token: str = SANDBOX_AUTH_TOKEN,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_file_size: int = MAX_MEDIA_FILE_SIZE,
+        latency_ms: float = 0.0,
+        faults: Mapping[int, str] | None = None,
+        fault_rate: float = 0.0,
+        fault_seed: int | None = None,
+        hang_seconds: float = 30.0,
+    ) -> None:
+        self.auth_id = auth_id
+        self.auth_token = auth_token
+        self.max_file_size = max_file_size
+        self.latency = latency_ms / 1000
+        self.hang_seconds = hang_seconds
+        self._fault_plan = FaultPlan(faults, rate=fault_rate, seed=fault_seed)
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._media: dict[str, StoredMedia] = {}
+        self._requests: list[SandboxRequest] = []
+        account = r"/v1/Account/(?P<auth_id>[^/]+)"
+        self._routes: list[tuple[str, re.Pattern[str], Route, bool]] = [
+            ("POST", re.compile(account + r"/Media/"), self._upload_media, True),
+            ("GET", re.compile(account + r"/Media/"), self._list_media, True),
+            ("GET", re.compile(account + r"/Media/(?P<media_id>[^/]+)/"), self._get_media, True),
+            (
+                "GET",
+                re.compile(r"/Account/(?P<auth_id>[^/]+)/Media/(?P<media_id>[^/]+)"),
+                self._media_file,
+                False,
+            ),
+        ]
+        self._server = _Server((host, port), _handler_for(self))
+        self._thread: threading.Thread | None = None
+        self._serving = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL to put in the connection's host, e.g. ``http://127.0.0.1:40123``."""
+        host, port = str(self._server.server_address[0]), self._server.server_address[1]
+        return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    def connection_json(self) -> str:
+        """An ``AIRFLOW_CONN_<ID>`` value (JSON form) for a ``plivo`` connection to this sandbox."""
+        return json.dumps(
+            {"conn_type": "plivo", "login": self.auth_id, "password": self.auth_token, "host": self.url}
+        )
+
+    def start(self) -> PlivoSandbox:
+        """Serve in a background thread; return self."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.serve_forever, name="plivo-sandbox", daemon=True)
+            self._serving = True
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until :meth:`stop` (used by the ``plivo-sandbox`` command)."""
+        self._serving = True
+        self._server.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self._stopping.set()
+        if self._serving:
+            self._server.shutdown()
+            self._serving = False
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> PlivoSandbox:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- what tests look at -------------------------------------------------------------------
+
+    @property
+    def media(self) -> dict[str, StoredMedia]:
+        """Every stored media file by media ID (a snapshot)."""
+        with self._lock:
+            return dict(self._media)
+
+    @property
+    def requests(self) -> list[SandboxRequest]:
+        """Every request answered so far, in order (a snapshot)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def faults_injected(self) -> list[tuple[int, str]]:
+        """(upload request number, kind) for every fault injected so far."""
+        return list(self._fault_plan.injected)
+
+    def script_faults(self, faults: Mapping[int, str]) -> None:
+        """Script faults for upload requests: number (1-based, counted from the start) -> kind."""
+        self._fault_plan.script(faults)
+
+    def count_requests(self, method: str, path_suffix: str) -> int:
+        """How many ``method`` requests to a path ending in ``path_suffix`` were answered."""
+        return sum(1 for r in self.requests if r.method == method and r.path.endswith(path_suffix))
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def _dispatch(self, method: str, target: str, headers: Any, body: bytes) -> tuple[_Response, list[str]]:
+        parts = urlsplit(target)
+        for route_method, pattern, handler, needs_auth in self._routes:
+            match = pattern.fullmatch(parts.path)
+            if route_method != method or not match:
+                continue
+            call = _Call(method, parts.path, parse_qs(parts.query), headers, body, match)
+            try:
+                if needs_auth:
+                    self._authenticate(headers.get("Authorization", ""), match["auth_id"])
+                return handler(call), call.file_names
+            except SandboxHTTPError as err:
+                return _error(err.status, err.message), call.file_names
+            except Exception as err:  # a sandbox bug: answer it rather than drop the connection
+                return _error(500, f"sandbox error: {err!r}"), call.file_names
+        return _error(404, f"{method} {parts.path} is not a Plivo API path"), []
+
+    def _record(self, method: str, path: str, status: int, file_names: list[str], user_agent: str) -> None:
+        with self._lock:
+            self._requests.append(SandboxRequest(method, path, status, tuple(file_names), user_agent))
+
+    def _authenticate(self, header: str, path_auth_id: str) -> None:
+        scheme, _, encoded = header.partition(" ")
+        try:
+            user, _, password = base64.b64decode(encoded).decode().partition(":")
+        except ValueError:
+            user = password = ""
+        if (
+            scheme.lower() != "basic"
+            or not hmac.compare_digest(user.encode(), self.auth_id.encode())
+            or not hmac.compare_digest(password.encode(), self.auth_token.encode())
+        ):
+            raise SandboxHTTPError(401, "Authentication credentials invalid")
+        if path_auth_id != user:
+            raise SandboxHTTPError(401, "Auth ID in the URL does not match the credentials")
+
+    # -- media --------------------------------------------------------------------------------
+
+    def _upload_media(self, call: _Call) -> _Response:
+        parts = _multipart_parts(call.headers.get("Content-Type", ""), call.body)
+        call.file_names.extend(part.file_name for part in parts)
+        fault = self._fault_plan.next_upload()
+        if fault is not None and (answer := _fault_answer(fault)) is not None:
+            return answer
+        if not parts:
+            raise SandboxHTTPError(400, "no file in the request: send parts named 'file'")
+        if len(parts) > MAX_FILES_PER_UPLOAD:
+            raise SandboxHTTPError(
+                400, f"too many files: {len(parts)}; at most {MAX_FILES_PER_UPLOAD} per request"
+            )
+        for part in parts:
+            if part.name != "file":
+                raise SandboxHTTPError(
+                    400, f"unexpected form field {part.name!r}: parts must be named 'file'"
+                )
+            if len(part.data) > self.max_file_size:
+                raise SandboxHTTPError(
+                    400,
+                    f"{part.file_name}: {len(part.data)} bytes exceeds the {self.max_file_size} byte limit",
+                )
+        failed_first = fault == "failed-object"
+        now = datetime.now(timezone.utc)
+        stored = [
+            StoredMedia(uuid.uuid4().hex, part.file_name, part.content_type, part.data, now)
+            for part in parts[1 if failed_first else 0 :]
+        ]
+        with self._lock:
+            self._media.update((media.media_id, media) for media in stored)
+        objects = [{**self._describe(media), "status": "success", "status_code": 201} for media in stored]
+        if failed_first:
+            objects.insert(0, _failed_object(parts[0]))
+        return _Response(
+            200, json.dumps({"api_id": _api_id(), "objects": objects}).encode(), drop=fault == "lost"
+        )
+
+    def _get_media(self, call: _Call) -> _Response:
+        media = self.media.get(call.match["media_id"])
+        if media is None:
+            raise SandboxHTTPError(404, "media not found")
+        return _json(200, {"api_id": _api_id(), **self._describe(media)})
+
+    def _list_media(self, call: _Call) -> _Response:
+        limit = _int_param(call.query, "limit", MEDIA_PAGE_LIMIT)
+        offset = _int_param(call.query, "offset", 0)
+        if not 1 <= limit <= MEDIA_PAGE_LIMIT or offset < 0:
+            raise SandboxHTTPError(400, f"limit must be 1 to {MEDIA_PAGE_LIMIT} and offset at least 0")
+        newest_first = sorted(self.media.values(), key=lambda m: m.upload_time, reverse=True)
+        total = len(newest_first)
+
+        def page(at: int) -> str:
+            return f"{call.path}?limit={limit}&offset={at}"
+
+        meta = {
+            "limit": limit,
+            "offset": offset,
+            "total_count": total,
+            "next": page(offset + limit) if offset + limit < total else None,
+            "previous": page(max(0, offset - limit)) if offset > 0 else None,
+        }
+        objects = [self._describe(m) for m in newest_first[offset : offset + limit]]
+        return _json(200, {"api_id": _api_id(), "meta": meta, "objects": objects})
+
+    def _media_file(self, call: _Call) -> _Response:
+        media = self.media.get(call.match["media_id"])
+        if media is None or call.match["auth_id"] != self.auth_id:
+            raise SandboxHTTPError(404, "media not found")
+        return _Response(200, media.data, media.content_type)
+
+    def _describe(self, media: StoredMedia) -> dict[str, Any]:
+        return {
+            "content_type": media.content_type,
+            "file_name": media.file_name,
+            "media_id": media.media_id,
+            "size": len(media.data),
+            "upload_time": media.upload_time.isoformat().replace("+00:00", "Z"),
+            "media_url": f"{self.url}/Account/{self.auth_id}/Media/{media.media_id}",
+        }
+
+
+@dataclass(frozen=True)
+class _Part:
+    name: str
+    file_name: str
+    content_type: str
+    data: bytes
+
+
+def _multipart_parts(content_type: str, body: bytes) -> list[_Part]:
+    """Split a ``multipart/form-data`` body into its parts (binary-safe)."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not content_type.startswith("multipart/form-data") or not match:
+        raise SandboxHTTPError(400, "uploads must be multipart/form-data")
+    delimiter = b"\r\n--" + match.group(1).encode()
+    segments = (b"\r\n" + body).split(delimiter)
+    parts = []
+    for segment in segments[1:]:
+        if segment.startswith(b"--"):
+            break
+        head, sep, data = segment.partition(b"\r\n\r\n")
+        if not sep:
+            raise SandboxHTTPError(400, "malformed multipart body")
+        headers = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        disposition = headers.get("content-disposition", "")
+        name = re.search(r'\bname="([^"]*)"', disposition)
+        file_name = re.search(r'\bfilename="([^"]*)"', disposition)
+        parts.append(
+            _Part(
+                name=name.group(1) if name else "",
+                file_name=file_name.group(1) if file_name else "",
+                content_type=headers.get("content-type", "application/octet-stream"),
+                data=data,
+            )
+        )
+    return parts
+
+
+def _fault_answer(kind: str) -> _Response | None:
+    """The answer a fault gives instead of the upload's own; None for faults that upload first."""
+    if kind in ("400", "500", "503"):
+        return _error(int(kind), f"sandbox fault: HTTP {kind}")
+    if kind == "429":
+        return _error(429, "too many requests")
+    if kind == "429-retry":
+        return _Response(429, _error(429, "too many requests").body, headers={"Retry-After": "1"})
+    if kind == "html-502":
+        page = (
+            b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+        )
+        return _Response(502, page, content_type="text/html")
+    if kind == "truncated":
+        return _Response(200, b'{"api_id": "' + _api_id().encode() + b'", "objects": [{"content_type": "ima')
+    if kind == "reset":
+        return _Response(0, b"", drop=True)
+    if kind == "hang":
+        return _Response(0, b"", hang=True)
+    return None
+
+
+def _failed_object(part: _Part) -> dict[str, Any]:
+    return {
+        "content_type": part.content_type,
+        "file_name": part.file_name,
+        "status": "failed",
+        "status_code": 500,
+        "error_code": 500,
+        "error_message": "media processing failed (sandbox fault)",
+    }
+
+
+def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
+    try:
+        return int(query[name][0]) if name in query else default
+    except ValueError:
+        raise SandboxHTTPError(400, f"{name} must be a whole number") from None
+
+
+def _api_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _json(status: int, payload: dict[str, Any]) -> _Response:
+    return _Response(status, json.dumps(payload).encode())
+
+
+def _error(status: int, message: str) -> _Response:
+    return _json(status, {"api_id": _api_id(), "error": message})
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Stay quiet about connections the client or a fault dropped; report anything else."""
+        if not isinstance(sys.exc_info()[1], OSError):
+            super().handle_error(request, client_address)
+
+
+def _handler_for(sandbox: PlivoSandbox) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "PlivoSandbox"
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            response, file_names = sandbox._dispatch(self.command, self.path, self.headers, body)
+            sandbox._record(
+                self.command,
+                urlsplit(self.path).path,
+                response.status,
+                file_names,
+                self.headers.get("User-Agent", ""),
+            )
+            if sandbox.latency:
+                sandbox._stopping.wait(sandbox.latency)
+            if response.hang:
+                sandbox._stopping.wait(sandbox.hang_seconds)
+            if response.drop or response.hang:
+                self._reset()
+                return
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            self.send_header("Content-Length", str(len(response.body)))
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(response.body)
+
+        def _reset(self) -> None:
+            """Close with a TCP reset, as a dropped connection looks to the client."""
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            self.connection.close()
+
+        do_GET = do_POST = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Keep test and task output clean; :attr:`PlivoSandbox.requests` records every request."""
+
+    return Handler

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Set up and run every check: ruff and mypy, then the whole pytest suite on the newest and the
+# oldest Airflow this provider supports. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+newest=3.3.2
+oldest=3.1.8
+for version in ${AIRFLOW_VERSIONS:-$newest $oldest}; do
+    echo "== Airflow $version: installing"
+    venv=$(scripts/setup-venv.sh "$version")
+    if [ "$version" = "$newest" ]; then
+        echo "== ruff and mypy"
+        "$venv/bin/ruff" check .
+        "$venv/bin/ruff" format --check .
+        "$venv/bin/mypy"
+    fi
+    echo "== Airflow $version: pytest"
+    "$venv/bin/pytest" "$@"
+done

@@ -1,0 +1,81 @@
+"""Test setup: a throwaway AIRFLOW_HOME on SQLite whose dags folder holds the example DAGs and
+the test DAGs, and helpers to run a DAG with ``dag.test()`` and read what it left behind.
+
+Airflow reads its configuration on first import, so the environment is set here, before any
+test module imports Airflow.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from airflow_provider_plivo.sandbox.dag_runs import migrate_metadata_db, run_dag_file
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="plivo-airflow-home-"))
+DAGS_FOLDER = AIRFLOW_HOME / "dags"
+DAGS_FOLDER.mkdir()
+(DAGS_FOLDER / "example_dags").symlink_to(REPO / "example_dags")
+(DAGS_FOLDER / "test_dags").symlink_to(REPO / "tests" / "dags")
+os.environ.update(
+    AIRFLOW_HOME=str(AIRFLOW_HOME),
+    AIRFLOW__CORE__LOAD_EXAMPLES="False",
+    AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
+)
+os.environ.pop("AIRFLOW_CONN_PLIVO_DEFAULT", None)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated metadata database (SQLite under the temporary AIRFLOW_HOME)."""
+    migrate_metadata_db()
+
+
+@pytest.fixture
+def run_dag(airflow_db: None) -> Callable[..., Any]:
+    """Run the DAG named ``dag`` in a file of the dags folder with ``dag.test()``; return the DagRun."""
+
+    def run(relative_path: str, **conf: Any) -> Any:
+        return run_dag_file(DAGS_FOLDER / relative_path, **conf)
+
+    return run
+
+
+@pytest.fixture
+def make_media(tmp_path: Path) -> Callable[..., list[str]]:
+    """Write distinct small files named ``m00.jpg``, ``m01.png``... cycling through ``kinds``."""
+
+    def make(
+        count: int, kinds: tuple[str, ...] = ("jpg",), *, size: int = 256, folder: Path = tmp_path
+    ) -> list[str]:
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for i in range(count):
+            path = folder / f"m{i:02d}.{kinds[i % len(kinds)]}"
+            header = f"file {i} of {count}\n".encode()
+            path.write_bytes(header + bytes((i * 7 + j) % 251 for j in range(size - len(header))))
+            paths.append(str(path))
+        return paths
+
+    return make
+
+
+@pytest.fixture
+def plivo_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """Point ``plivo_default`` at a URL with the given credentials and extras."""
+
+    def point(url: str, *, login: str, password: str, **extra: Any) -> None:
+        import json
+
+        conn = {"conn_type": "plivo", "login": login, "password": password, "host": url, "extra": extra}
+        monkeypatch.setenv("AIRFLOW_CONN_PLIVO_DEFAULT", json.dumps(conn))
+
+    return point

@@ -1,0 +1,217 @@
+"""PlivoHook over real HTTP against the sandbox, with faults injected on the wire."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_plivo import __version__
+from airflow_provider_plivo.exceptions import (
+    PlivoAuthenticationError,
+    PlivoMediaUploadError,
+    PlivoMediaValidationError,
+)
+from airflow_provider_plivo.hooks.plivo import PlivoHook
+from airflow_provider_plivo.sandbox import PlivoSandbox
+
+FAST_RETRIES = {"retry_wait_initial": 0.01, "retry_wait_max": 0.05}
+
+
+def fast_hook(**kwargs) -> PlivoHook:
+    return PlivoHook(**{**FAST_RETRIES, **kwargs})
+
+
+def upload_statuses(sandbox: PlivoSandbox) -> list[int]:
+    return [r.status for r in sandbox.requests if r.method == "POST"]
+
+
+def assert_stored_as(sandbox: PlivoSandbox, records: list[dict], files: list[str]) -> None:
+    assert [r["file"] for r in records] == files
+    for record, path in zip(records, files, strict=True):
+        assert sandbox.media[record["media_id"]].data == Path(path).read_bytes(), path
+
+
+def test_chunks_follow_chunk_size_and_results_keep_input_order(plivo_sandbox, make_media):
+    files = make_media(7, ("png", "jpg"))
+
+    records = fast_hook(chunk_size=3).upload_media(files)
+
+    assert [r.file_names for r in plivo_sandbox.requests] == [
+        ("m00.png", "m01.jpg", "m02.png"),
+        ("m03.jpg", "m04.png", "m05.jpg"),
+        ("m06.png",),
+    ]
+    assert_stored_as(plivo_sandbox, records, files)
+    assert records[0]["content_type"] == "image/png"
+    assert records[1]["content_type"] == "image/jpeg"
+
+
+def test_same_path_twice_is_uploaded_once_and_both_positions_get_its_id(plivo_sandbox, make_media):
+    a, b = make_media(2)
+
+    records = fast_hook().upload_media([a, b, a])
+
+    assert len(plivo_sandbox.media) == 2
+    assert records[0]["media_id"] == records[2]["media_id"] != records[1]["media_id"]
+    assert [r["file"] for r in records] == [a, b, a]
+
+
+def test_requests_identify_the_provider(plivo_sandbox, make_media):
+    hook = fast_hook()
+    hook.upload_media(make_media(1))
+
+    assert hook.session.headers["User-Agent"] == f"airflow-provider-plivo/{__version__}"
+    assert plivo_sandbox.requests[0].user_agent == f"airflow-provider-plivo/{__version__}"
+
+
+@pytest.mark.parametrize("fault", ["500", "503", "429", "429-retry", "html-502", "truncated", "reset"])
+def test_transient_fault_is_retried_and_stores_each_file_once(plivo_sandbox, make_media, fault):
+    files = make_media(3)
+    plivo_sandbox.script_faults({1: fault})
+
+    records = fast_hook().upload_media(files)
+
+    assert upload_statuses(plivo_sandbox)[-1] == 200
+    assert plivo_sandbox.count_requests("POST", "/Media/") == 2
+    assert len(plivo_sandbox.media) == 3
+    assert_stored_as(plivo_sandbox, records, files)
+
+
+def test_lost_response_is_retried_and_only_then_leaves_a_spare_copy(plivo_sandbox, make_media):
+    files = make_media(2)
+    plivo_sandbox.script_faults({1: "lost"})
+
+    records = fast_hook().upload_media(files)
+
+    assert_stored_as(plivo_sandbox, records, files)
+    assert len(plivo_sandbox.media) == 4
+
+
+def test_retry_after_is_honoured(plivo_sandbox, make_media, capfd):
+    plivo_sandbox.script_faults({1: "429-retry"})
+
+    fast_hook().upload_media(make_media(1))
+
+    assert "retrying in 1.0 s" in capfd.readouterr().out
+
+
+def test_failed_object_is_retried_alone(plivo_sandbox, make_media):
+    files = make_media(4)
+    plivo_sandbox.script_faults({1: "failed-object"})
+
+    records = fast_hook().upload_media(files)
+
+    assert [r.file_names for r in plivo_sandbox.requests] == [
+        ("m00.jpg", "m01.jpg", "m02.jpg", "m03.jpg"),
+        ("m00.jpg",),
+    ]
+    assert len(plivo_sandbox.media) == 4
+    assert_stored_as(plivo_sandbox, records, files)
+
+
+def test_retries_stop_after_retry_attempts_and_name_every_missing_file(plivo_sandbox, make_media, capfd):
+    files = make_media(5)
+    plivo_sandbox.script_faults(dict.fromkeys(range(2, 5), "503"))
+
+    with pytest.raises(PlivoMediaUploadError) as raised:
+        fast_hook(chunk_size=2, retry_attempts=3).upload_media(files)
+
+    assert upload_statuses(plivo_sandbox) == [200, 503, 503, 503, 200]
+    assert set(raised.value.failures) == set(files[2:4])
+    assert "HTTP 503" in raised.value.failures[files[2]]
+    assert [r["file"] for r in raised.value.uploaded] == [files[0], files[1], files[4]]
+    assert files[2] in str(raised.value)
+    assert files[3] in str(raised.value)
+    assert "attempt 2 of 3 failed" in capfd.readouterr().out
+
+
+def test_client_error_is_not_retried_and_other_chunks_still_upload(plivo_sandbox, make_media):
+    files = make_media(4)
+    plivo_sandbox.script_faults({1: "400"})
+
+    with pytest.raises(PlivoMediaUploadError) as raised:
+        fast_hook(chunk_size=2).upload_media(files)
+
+    assert upload_statuses(plivo_sandbox) == [400, 200]
+    assert set(raised.value.failures) == set(files[:2])
+    assert "HTTP 400" in raised.value.failures[files[0]]
+    assert [r["file"] for r in raised.value.uploaded] == files[2:]
+
+
+def test_wrong_token_fails_at_once_with_plivos_message(make_media, plivo_env):
+    with PlivoSandbox() as sandbox:
+        plivo_env(sandbox.url, login=sandbox.auth_id, password="not-the-token")
+        with pytest.raises(PlivoAuthenticationError) as raised:
+            fast_hook(chunk_size=1).upload_media(make_media(3))
+
+    assert upload_statuses(sandbox) == [401]
+    message = str(raised.value)
+    assert "authentication failed" in message
+    assert "Authentication credentials invalid" in message
+    assert "not-the-token" not in message + repr(raised.value)
+
+
+def test_hung_request_times_out_and_is_retried(make_media, plivo_env):
+    with PlivoSandbox(faults={1: "hang"}, hang_seconds=30) as sandbox:
+        plivo_env(sandbox.url, login=sandbox.auth_id, password=sandbox.auth_token, timeout=0.5)
+        records = fast_hook().upload_media(make_media(2))
+
+    assert len(records) == 2
+    assert upload_statuses(sandbox) == [0, 200]
+
+
+def test_unreachable_server_is_retried_then_reported(make_media, plivo_env):
+    with PlivoSandbox() as sandbox:
+        url = sandbox.url
+    plivo_env(url, login="MA0000", password="t")
+
+    with pytest.raises(PlivoMediaUploadError, match=r"connection to http://127\.0\.0\.1:"):
+        fast_hook(retry_attempts=2).upload_media(make_media(1))
+
+
+def test_invalid_files_raise_before_any_request(plivo_sandbox, make_media, tmp_path):
+    (tmp_path / "folder.png").mkdir()
+    empty = tmp_path / "empty.gif"
+    empty.touch()
+    files = [*make_media(2), str(tmp_path / "folder.png"), str(empty)]
+
+    with pytest.raises(PlivoMediaValidationError) as raised:
+        fast_hook().upload_media(files)
+
+    assert plivo_sandbox.requests == []
+    assert raised.value.problems == [
+        f"{tmp_path / 'folder.png'}: not a regular file",
+        f"{empty}: file is empty",
+    ]
+
+
+def test_get_media_and_list_media_walk_every_page(plivo_sandbox, make_media):
+    hook = fast_hook()
+    records = hook.upload_media(make_media(45))
+
+    listed = hook.list_media()
+
+    assert sorted(m["media_id"] for m in listed) == sorted(r["media_id"] for r in records)
+    assert plivo_sandbox.count_requests("GET", "/Media/") == 3
+    one = hook.get_media(records[7]["media_id"])
+    assert one["file_name"] == "m07.jpg"
+    assert one["size"] == 256
+
+
+def test_test_connection_reports_success_and_failure(plivo_sandbox, plivo_env):
+    assert PlivoHook().test_connection() == (
+        True,
+        f"Connected to Plivo as {plivo_sandbox.auth_id} (0 media stored)",
+    )
+
+    plivo_env(plivo_sandbox.url, login=plivo_sandbox.auth_id, password="bad")
+    ok, message = PlivoHook().test_connection()
+    assert not ok
+    assert "authentication failed" in message
+
+
+@pytest.mark.parametrize("chunk_size", [0, 11])
+def test_chunk_size_must_fit_plivos_limit(chunk_size):
+    with pytest.raises(ValueError, match="chunk_size must be 1 to 10"):
+        PlivoHook(chunk_size=chunk_size)
