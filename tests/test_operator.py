@@ -1,4 +1,4 @@
-"""PlivoMediaUploadOperator's handling of its templated ``files`` argument."""
+"""Templated list arguments (``files``, ``dst``, ``media_ids``...) and the upload operator's constructor."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_plivo.operators.media import PlivoMediaUploadOperator, media_file_list
+from airflow_provider_plivo.operators.media import PlivoMediaUploadOperator
+from airflow_provider_plivo.templating import string_list
 
 
 @pytest.mark.parametrize(
@@ -22,22 +23,22 @@ from airflow_provider_plivo.operators.media import PlivoMediaUploadOperator, med
     ],
 )
 def test_files_normalise_to_a_list_of_paths(files, expected):
-    assert media_file_list(files) == expected
+    assert string_list(files, argument="files") == expected
 
 
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        (None, "files must be a path or a list of paths, got NoneType"),
-        (42, "files must be a path or a list of paths, got int"),
-        ({"a.jpg": 1}, "files must be a path or a list of paths, got dict"),
-        (["a.jpg", None, 3], "not paths: #1 None, #2 3"),
-        ("[1, 2]", "not paths: #0 1, #1 2"),
+        (None, "files must be a string or a list of strings, got NoneType"),
+        (42, "files must be a string or a list of strings, got int"),
+        ({"a.jpg": 1}, "files must be a string or a list of strings, got dict"),
+        (["a.jpg", None, 3], "not strings: #1 None, #2 3"),
+        ("[1, 2]", "not strings: #0 1, #1 2"),
     ],
 )
-def test_files_that_are_not_paths_are_refused_by_position(files, message):
+def test_values_that_are_not_strings_are_refused_by_position(files, message):
     with pytest.raises(TypeError, match=message):
-        media_file_list(files)
+        string_list(files, argument="files")
 
 
 def test_constructor_does_no_work_and_files_is_templated():

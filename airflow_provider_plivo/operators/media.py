@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import ast
-import os
-from collections.abc import Iterable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_plivo.media import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
+from airflow_provider_plivo.templating import string_list
 
 if TYPE_CHECKING:
+    import os
+    from collections.abc import Sequence
+
     from airflow.sdk import Context
 
     from airflow_provider_plivo.hooks.plivo import PlivoHook
@@ -70,30 +71,10 @@ class PlivoMediaUploadOperator(BaseOperator):
         )
 
     def execute(self, context: Context) -> list[str]:
-        files = media_file_list(self.files)
+        files = string_list(self.files, argument="files")
         if not files:
             self.log.info("No media files in this batch; nothing to upload")
             return []
         records = self.hook.upload_media(files)
         context["ti"].xcom_push(key="media", value=records)
         return [record["media_id"] for record in records]
-
-
-def media_file_list(files: Any) -> list[str]:
-    """Normalise a rendered ``files`` argument to a list of path strings, or say what is wrong."""
-    if isinstance(files, (str, os.PathLike)):
-        text = os.fspath(files).strip()
-        if text.startswith("[") and text.endswith("]"):
-            try:
-                files = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                return [text]
-        else:
-            return [text]
-    if files is None or not isinstance(files, Iterable) or isinstance(files, (bytes, dict)):
-        raise TypeError(f"files must be a path or a list of paths, got {type(files).__name__}: {files!r}")
-    items = list(files)
-    bad = [f"#{i} {item!r}" for i, item in enumerate(items) if not isinstance(item, (str, os.PathLike))]
-    if bad:
-        raise TypeError(f"files must hold only paths; not paths: {', '.join(bad)}")
-    return [os.fspath(item) for item in items]

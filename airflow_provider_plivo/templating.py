@@ -1,0 +1,34 @@
+"""Normalising templated arguments, which reach ``execute()`` in whatever shape rendering left."""
+
+from __future__ import annotations
+
+import ast
+import os
+from collections.abc import Iterable
+from typing import Any
+
+
+def string_list(value: Any, *, argument: str) -> list[str]:
+    """
+    ``value`` as a list of strings: one string (or path) is a list of one, never of characters.
+
+    A list that templating rendered as a string, ``"['a', 'b']"``, is read back as that list.
+    Anything else says which ``argument`` was wrong and, for lists, at which positions.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        text = os.fspath(value).strip()
+        if not (text.startswith("[") and text.endswith("]")):
+            return [text]
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            return [text]
+    if value is None or not isinstance(value, Iterable) or isinstance(value, (bytes, dict)):
+        raise TypeError(
+            f"{argument} must be a string or a list of strings, got {type(value).__name__}: {value!r}"
+        )
+    items = list(value)
+    bad = [f"#{i} {item!r}" for i, item in enumerate(items) if not isinstance(item, (str, os.PathLike))]
+    if bad:
+        raise TypeError(f"{argument} must hold only strings; not strings: {', '.join(bad)}")
+    return [os.fspath(item) for item in items]
