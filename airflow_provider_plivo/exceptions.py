@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_plivo.limits import MEDIA_EXPIRY_HOURS
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -86,15 +88,39 @@ class PlivoMediaObjectError(PlivoTransientError):
         )
 
 
-class PlivoMediaValidationError(PlivoError, ValueError):
-    """Files that cannot be uploaded as they are; raised before any request is sent."""
+class PlivoValidationError(PlivoError, ValueError):
+    """Input Plivo would refuse; raised before any request is sent. ``problems`` names each."""
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
+        super().__init__(self._headline() + "\n" + "\n".join(f"  - {p}" for p in self.problems))
+
+    def _headline(self) -> str:
+        return f"Invalid input for Plivo, nothing was sent ({len(self.problems)} problems):"
+
+
+class PlivoMediaValidationError(PlivoValidationError):
+    """Files that cannot be uploaded as they are."""
+
+    def _headline(self) -> str:
         count = len(self.problems)
-        super().__init__(
-            f"{count} media file{'s' if count != 1 else ''} cannot be uploaded to Plivo, "
-            "nothing was sent:\n" + "\n".join(f"  - {p}" for p in self.problems)
+        return f"{count} media file{'s' if count != 1 else ''} cannot be uploaded to Plivo, nothing was sent:"
+
+
+class PlivoMessageValidationError(PlivoValidationError):
+    """A message Plivo would refuse."""
+
+    def _headline(self) -> str:
+        return "The message cannot be sent to Plivo, nothing was sent:"
+
+
+class PlivoUnknownMediaError(PlivoAPIError):
+    """Plivo does not know a media ID of the message, most likely because it expired."""
+
+    def _describe(self) -> str:
+        return (
+            f"{super()._describe()}. Plivo deletes uploaded media that no message used within "
+            f"{MEDIA_EXPIRY_HOURS} hours of upload: upload the files again in the same run as the send."
         )
 
 

@@ -1,9 +1,4 @@
-"""What Plivo accepts as MMS media, and the checks run on every file before an upload.
-
-Plivo says "2 MB" per file without saying which megabyte; we read it as the stricter
-2,000,000 bytes, so a file we accept is accepted under either reading. ``max_file_size``
-on the hook and the operator changes it.
-"""
+"""What Plivo accepts as MMS media, and the checks run on every file before an upload."""
 
 from __future__ import annotations
 
@@ -12,18 +7,10 @@ import stat
 from typing import TYPE_CHECKING
 
 from airflow_provider_plivo.exceptions import PlivoMediaValidationError
+from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-
-MAX_FILES_PER_UPLOAD = 10
-"""Plivo's limit on files in one upload request, and on media in one message."""
-
-MAX_MEDIA_FILE_SIZE = 2_000_000
-"""Plivo's per-file limit, "2 MB", read as decimal megabytes (see the module docstring)."""
-
-MEDIA_EXPIRY_HOURS = 6
-"""Plivo deletes uploaded media that no message used after this many hours."""
 
 MMS_MEDIA_TYPES: dict[str, str] = {
     ".jpg": "image/jpeg",

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from airflow_provider_plivo.exceptions import PlivoMediaValidationError
-from airflow_provider_plivo.media import MAX_MEDIA_FILE_SIZE, media_content_type, validate_media_files
+from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
+from airflow_provider_plivo.media import media_content_type, validate_media_files
 
 
 @pytest.mark.parametrize(

@@ -29,12 +29,8 @@ from airflow_provider_plivo.exceptions import (
     PlivoRetryableAPIError,
     PlivoTransientError,
 )
-from airflow_provider_plivo.media import (
-    MAX_FILES_PER_UPLOAD,
-    MAX_MEDIA_FILE_SIZE,
-    media_content_type,
-    validate_media_files,
-)
+from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE, MEDIA_PAGE_SIZE
+from airflow_provider_plivo.media import media_content_type, validate_media_files
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -45,8 +41,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 USER_AGENT = f"airflow-provider-plivo/{__version__}"
-MEDIA_PAGE_SIZE = 20
-"""The most media Plivo lists per page."""
 
 _BODY_EXCERPT_CHARS = 200
 

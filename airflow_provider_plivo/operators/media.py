@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_plivo.media import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
+from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
 from airflow_provider_plivo.templating import string_list
 
 if TYPE_CHECKING:

@@ -23,12 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_plivo.media import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
+from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE, MEDIA_PAGE_SIZE
 from airflow_provider_plivo.sandbox.faults import FaultPlan
 
 SANDBOX_AUTH_ID = "MASANDBOX00000000000"
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
-MEDIA_PAGE_LIMIT = 20
 
 
 @dataclass(frozen=True)
@@ -308,10 +307,10 @@ class PlivoSandbox:
         return _json(200, {"api_id": _api_id(), **self._describe(media)})
 
     def _list_media(self, call: _Call) -> _Response:
-        limit = _int_param(call.query, "limit", MEDIA_PAGE_LIMIT)
+        limit = _int_param(call.query, "limit", MEDIA_PAGE_SIZE)
         offset = _int_param(call.query, "offset", 0)
-        if not 1 <= limit <= MEDIA_PAGE_LIMIT or offset < 0:
-            raise SandboxHTTPError(400, f"limit must be 1 to {MEDIA_PAGE_LIMIT} and offset at least 0")
+        if not 1 <= limit <= MEDIA_PAGE_SIZE or offset < 0:
+            raise SandboxHTTPError(400, f"limit must be 1 to {MEDIA_PAGE_SIZE} and offset at least 0")
         newest_first = sorted(self.media.values(), key=lambda m: m.upload_time, reverse=True)
         total = len(newest_first)
 

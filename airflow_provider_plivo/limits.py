@@ -1,0 +1,20 @@
+"""Plivo's documented limits, in one place for the client, the validators and the sandbox."""
+
+MAX_FILES_PER_UPLOAD = 10
+"""Files in one ``POST Media/`` request."""
+
+MAX_MEDIA_FILE_SIZE = 2_000_000
+"""Bytes per media file. Plivo says "2 MB" without saying which megabyte; we read it as the
+stricter 2,000,000 bytes so a file we accept is accepted under either reading."""
+
+MEDIA_EXPIRY_HOURS = 6
+"""Plivo deletes uploaded media that no message used after this many hours."""
+
+MAX_MEDIA_PER_MESSAGE = 10
+"""``media_ids`` and ``media_urls`` together in one message."""
+
+MAX_TEXT_LENGTH = 1600
+"""Characters of text in one message."""
+
+MEDIA_PAGE_SIZE = 20
+"""The most media ``GET Media/`` lists per page."""
