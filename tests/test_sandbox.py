@@ -96,7 +96,7 @@ def test_unknown_media_and_paths_get_404(sandbox):
 def test_random_faults_repeat_with_the_same_seed():
     def draw(seed: int) -> list[str | None]:
         plan = FaultPlan(rate=0.5, seed=seed)
-        return [plan.next_upload() for _ in range(40)]
+        return [plan.next_request() for _ in range(40)]
 
     assert draw(7) == draw(7)
     assert draw(7) != draw(8)

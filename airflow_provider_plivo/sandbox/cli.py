@@ -32,6 +32,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_scripted_fault,
         help=f"give the Nth upload request a fault; KIND is one of {', '.join(FAULT_KINDS)} (repeatable)",
     )
+    parser.add_argument(
+        "--message-fault",
+        action="append",
+        default=[],
+        metavar="N:KIND",
+        type=_scripted_fault,
+        help="give the Nth send request a fault (repeatable; any KIND but failed-object)",
+    )
     parser.add_argument("--fault-rate", type=float, default=0.0, help="chance (0-1) of a random upload fault")
     parser.add_argument("--fault-seed", type=int, default=None, help="seed for the random faults")
     parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long a 'hang' fault lasts")
@@ -46,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         faults=dict(args.fault),
         fault_rate=args.fault_rate,
         fault_seed=args.fault_seed,
+        message_faults=dict(args.message_fault),
         hang_seconds=args.hang_seconds,
     )
 

@@ -1,4 +1,4 @@
-"""Faults the sandbox can inject into upload requests, scripted by number or at random.
+"""Faults the sandbox can inject into upload and send requests, scripted by number or at random.
 
 Each kind models something Plivo or the network between does; what it does to the store
 matters for tests that count lost files and duplicates:
@@ -17,6 +17,9 @@ kind               the client sees                                      media st
 ``hang``           no answer until ``hang_seconds`` pass, then a reset  no
 ``failed-object``  HTTP 200, but the first file's object has failed     all but that one
 =================  ===================================================  ================
+
+On sends (``message_faults``) the same kinds apply, "stored" meaning the message was queued,
+except ``failed-object``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ FAULT_KINDS = (
     "hang",
     "failed-object",
 )
+MESSAGE_FAULT_KINDS = tuple(kind for kind in FAULT_KINDS if kind != "failed-object")
+"""Kinds a send can get: it has no per-file objects to fail."""
 RANDOM_FAULT_KINDS = ("500", "503", "429", "reset", "lost")
 """Kinds drawn by ``fault_rate`` unless others are named: all recoverable by a retry."""
 
@@ -52,6 +57,7 @@ class FaultPlan:
     :param rate: chance, 0 to 1, that an unscripted upload request gets a random fault.
     :param seed: seed for the random faults, so a run can be repeated exactly.
     :param random_kinds: the kinds random faults are drawn from.
+    :param kinds: the kinds this plan accepts.
     """
 
     def __init__(
@@ -61,11 +67,13 @@ class FaultPlan:
         rate: float = 0.0,
         seed: int | None = None,
         random_kinds: Iterable[str] = RANDOM_FAULT_KINDS,
+        kinds: Iterable[str] = FAULT_KINDS,
     ) -> None:
+        self._kinds = tuple(kinds)
         self._scripted = dict(scripted or {})
         self._random_kinds = tuple(random_kinds)
         for kind in (*self._scripted.values(), *self._random_kinds):
-            check_fault_kind(kind)
+            check_fault_kind(kind, self._kinds)
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"fault rate must be between 0 and 1, got {rate}")
         self._rate = rate
@@ -78,12 +86,12 @@ class FaultPlan:
     def script(self, faults: Mapping[int, str]) -> None:
         """Add scripted faults: upload request number (1-based, counted from the start) -> kind."""
         for kind in faults.values():
-            check_fault_kind(kind)
+            check_fault_kind(kind, self._kinds)
         with self._lock:
             self._scripted.update(faults)
 
-    def next_upload(self) -> str | None:
-        """Count one upload request and return the fault it gets, if any."""
+    def next_request(self) -> str | None:
+        """Count one request and return the fault it gets, if any."""
         with self._lock:
             self._uploads += 1
             kind = self._scripted.get(self._uploads)
@@ -94,8 +102,9 @@ class FaultPlan:
             return kind
 
 
-def check_fault_kind(kind: str) -> str:
-    """Return ``kind`` if the sandbox knows it; otherwise say which kinds it knows."""
-    if kind not in FAULT_KINDS:
-        raise ValueError(f"unknown fault kind {kind!r}; known kinds: {', '.join(FAULT_KINDS)}")
+def check_fault_kind(kind: str, kinds: Iterable[str] = FAULT_KINDS) -> str:
+    """Return ``kind`` if it is one of ``kinds``; otherwise say which kinds are known."""
+    known = tuple(kinds)
+    if kind not in known:
+        raise ValueError(f"unknown fault kind {kind!r}; known kinds: {', '.join(known)}")
     return kind

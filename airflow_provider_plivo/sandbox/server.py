@@ -1,8 +1,19 @@
 """A local HTTP server that speaks Plivo's wire format, for developing and testing DAGs offline.
 
-It checks Basic auth like Plivo, keeps uploaded media in memory, and serves each file's bytes
-at its ``media_url``. Routes live in one table (``PlivoSandbox._routes``) so new endpoints are
-one method each.
+It checks Basic auth like Plivo, keeps uploaded media in memory (serving each file's bytes at
+its ``media_url``), accepts messages and moves them queued -> sent -> delivered on its own
+clock, which tests can advance. Routes live in one table (``PlivoSandbox._routes``) so a new
+endpoint is one method.
+
+Test numbers whose messages do not get delivered, for exercising failure paths:
+
+================  ===============  ==============================================
+number            final state      ``error_code`` (Plivo's code)
+================  ===============  ==============================================
+``+15005550001``  ``undelivered``  ``80``: destination temporarily unavailable
+``+15005550002``  ``failed``       ``50``: invalid destination number
+``+15005550003``  ``rejected``     ``100``: prohibited by carrier
+================  ===============  ==============================================
 """
 
 from __future__ import annotations
@@ -18,16 +29,29 @@ import threading
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE, MEDIA_PAGE_SIZE
-from airflow_provider_plivo.sandbox.faults import FaultPlan
+from airflow_provider_plivo.limits import (
+    MAX_FILES_PER_UPLOAD,
+    MAX_MEDIA_FILE_SIZE,
+    MAX_MEDIA_PER_MESSAGE,
+    MAX_TEXT_LENGTH,
+    MEDIA_EXPIRY_HOURS,
+    MEDIA_PAGE_SIZE,
+)
+from airflow_provider_plivo.sandbox.faults import MESSAGE_FAULT_KINDS, FaultPlan
 
 SANDBOX_AUTH_ID = "MASANDBOX00000000000"
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
+TEST_NUMBER_FATES: dict[str, tuple[str, str]] = {
+    "+15005550001": ("undelivered", "80"),
+    "+15005550002": ("failed", "50"),
+    "+15005550003": ("rejected", "100"),
+}
+"""Destination number -> (final message state, Plivo error code); every other number is delivered."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +66,21 @@ class StoredMedia:
 
 
 @dataclass(frozen=True)
+class StoredMessage:
+    """One message (one destination number) as the sandbox keeps it."""
+
+    message_uuid: str
+    from_number: str
+    to_number: str
+    text: str
+    message_type: str
+    media_ids: tuple[str, ...]
+    queued_at: datetime
+    final_state: str
+    error_code: str | None
+
+
+@dataclass(frozen=True)
 class SandboxRequest:
     """One request the sandbox received, for tests to count and inspect.
 
@@ -53,6 +92,8 @@ class SandboxRequest:
     status: int
     file_names: tuple[str, ...] = ()
     user_agent: str = ""
+    json: Any = None
+    """The parsed body of a JSON request (sends), else None."""
 
 
 @dataclass
@@ -88,8 +129,15 @@ class _Call:
     query: dict[str, list[str]]
     headers: Any
     body: bytes
-    match: re.Match[str]
+    match: re.Match[str] | None = None
     file_names: list[str] = field(default_factory=list)
+    json: Any = None
+
+    @property
+    def params(self) -> re.Match[str]:
+        """The route's path parameters (set once a route matched)."""
+        assert self.match is not None
+        return self.match
 
 
 class PlivoSandbox:
@@ -109,7 +157,9 @@ class PlivoSandbox:
         :mod:`airflow_provider_plivo.sandbox.faults`); more can be added with :meth:`script_faults`.
     :param fault_rate: chance, 0 to 1, of a random fault on any other upload request.
     :param fault_seed: seed for the random faults, so a run can be repeated exactly.
+    :param message_faults: scripted faults for send requests: number (1-based) -> kind.
     :param hang_seconds: how long a ``hang`` fault keeps the client waiting.
+    :param delivery_seconds: sandbox-clock seconds from queued to the final state (sent halfway).
     """
 
     def __init__(
@@ -124,23 +174,34 @@ class PlivoSandbox:
         faults: Mapping[int, str] | None = None,
         fault_rate: float = 0.0,
         fault_seed: int | None = None,
+        message_faults: Mapping[int, str] | None = None,
         hang_seconds: float = 30.0,
+        delivery_seconds: float = 1.0,
     ) -> None:
         self.auth_id = auth_id
         self.auth_token = auth_token
         self.max_file_size = max_file_size
         self.latency = latency_ms / 1000
         self.hang_seconds = hang_seconds
-        self._fault_plan = FaultPlan(faults, rate=fault_rate, seed=fault_seed)
+        self.delivery_seconds = delivery_seconds
+        self._fault_plans = {
+            "media": FaultPlan(faults, rate=fault_rate, seed=fault_seed),
+            "message": FaultPlan(message_faults, kinds=MESSAGE_FAULT_KINDS),
+        }
         self._stopping = threading.Event()
         self._lock = threading.Lock()
+        self._clock_offset = timedelta()
         self._media: dict[str, StoredMedia] = {}
+        self._used_media: set[str] = set()
+        self._messages: dict[str, StoredMessage] = {}
         self._requests: list[SandboxRequest] = []
         account = r"/v1/Account/(?P<auth_id>[^/]+)"
         self._routes: list[tuple[str, re.Pattern[str], Route, bool]] = [
             ("POST", re.compile(account + r"/Media/"), self._upload_media, True),
             ("GET", re.compile(account + r"/Media/"), self._list_media, True),
             ("GET", re.compile(account + r"/Media/(?P<media_id>[^/]+)/"), self._get_media, True),
+            ("POST", re.compile(account + r"/Message/"), self._send_message, True),
+            ("GET", re.compile(account + r"/Message/(?P<message_uuid>[^/]+)/"), self._get_message, True),
             (
                 "GET",
                 re.compile(r"/Account/(?P<auth_id>[^/]+)/Media/(?P<media_id>[^/]+)"),
@@ -211,13 +272,32 @@ class PlivoSandbox:
             return list(self._requests)
 
     @property
-    def faults_injected(self) -> list[tuple[int, str]]:
-        """(upload request number, kind) for every fault injected so far."""
-        return list(self._fault_plan.injected)
+    def messages(self) -> dict[str, StoredMessage]:
+        """Every message sent so far, by message UUID (a snapshot)."""
+        with self._lock:
+            return dict(self._messages)
 
-    def script_faults(self, faults: Mapping[int, str]) -> None:
-        """Script faults for upload requests: number (1-based, counted from the start) -> kind."""
-        self._fault_plan.script(faults)
+    @property
+    def faults_injected(self) -> list[tuple[int, str]]:
+        """(upload request number, kind) for every fault injected into uploads so far."""
+        return list(self._fault_plans["media"].injected)
+
+    def script_faults(self, faults: Mapping[int, str], *, endpoint: str = "media") -> None:
+        """Script faults for ``media`` (upload) or ``message`` (send) requests: number -> kind.
+
+        Numbers are 1-based and counted from the sandbox's start, per endpoint.
+        """
+        self._fault_plans[endpoint].script(faults)
+
+    def now(self) -> datetime:
+        """The sandbox clock: real UTC time plus however far :meth:`advance_clock` moved it."""
+        with self._lock:
+            return datetime.now(timezone.utc) + self._clock_offset
+
+    def advance_clock(self, delta: timedelta) -> None:
+        """Move the sandbox clock forward, e.g. past the 6-hour media expiry."""
+        with self._lock:
+            self._clock_offset += delta
 
     def count_requests(self, method: str, path_suffix: str) -> int:
         """How many ``method`` requests to a path ending in ``path_suffix`` were answered."""
@@ -225,26 +305,38 @@ class PlivoSandbox:
 
     # -- dispatch -----------------------------------------------------------------------------
 
-    def _dispatch(self, method: str, target: str, headers: Any, body: bytes) -> tuple[_Response, list[str]]:
+    def _dispatch(self, method: str, target: str, headers: Any, body: bytes) -> _Response:
+        """Answer one request and record it in :attr:`requests`."""
         parts = urlsplit(target)
+        call = _Call(method, parts.path, parse_qs(parts.query), headers, body)
+        response = self._answer(call)
+        request = SandboxRequest(
+            method,
+            parts.path,
+            0 if response.drop or response.hang else response.status,
+            tuple(call.file_names),
+            headers.get("User-Agent", ""),
+            call.json,
+        )
+        with self._lock:
+            self._requests.append(request)
+        return response
+
+    def _answer(self, call: _Call) -> _Response:
         for route_method, pattern, handler, needs_auth in self._routes:
-            match = pattern.fullmatch(parts.path)
-            if route_method != method or not match:
+            match = pattern.fullmatch(call.path)
+            if route_method != call.method or not match:
                 continue
-            call = _Call(method, parts.path, parse_qs(parts.query), headers, body, match)
+            call.match = match
             try:
                 if needs_auth:
-                    self._authenticate(headers.get("Authorization", ""), match["auth_id"])
-                return handler(call), call.file_names
+                    self._authenticate(call.headers.get("Authorization", ""), match["auth_id"])
+                return handler(call)
             except SandboxHTTPError as err:
-                return _error(err.status, err.message), call.file_names
+                return _error(err.status, err.message)
             except Exception as err:  # a sandbox bug: answer it rather than drop the connection
-                return _error(500, f"sandbox error: {err!r}"), call.file_names
-        return _error(404, f"{method} {parts.path} is not a Plivo API path"), []
-
-    def _record(self, method: str, path: str, status: int, file_names: list[str], user_agent: str) -> None:
-        with self._lock:
-            self._requests.append(SandboxRequest(method, path, status, tuple(file_names), user_agent))
+                return _error(500, f"sandbox error: {err!r}")
+        return _error(404, f"{call.method} {call.path} is not a Plivo API path")
 
     def _authenticate(self, header: str, path_auth_id: str) -> None:
         scheme, _, encoded = header.partition(" ")
@@ -266,7 +358,7 @@ class PlivoSandbox:
     def _upload_media(self, call: _Call) -> _Response:
         parts = _multipart_parts(call.headers.get("Content-Type", ""), call.body)
         call.file_names.extend(part.file_name for part in parts)
-        fault = self._fault_plan.next_upload()
+        fault = self._fault_plans["media"].next_request()
         if fault is not None and (answer := _fault_answer(fault)) is not None:
             return answer
         if not parts:
@@ -286,7 +378,7 @@ class PlivoSandbox:
                     f"{part.file_name}: {len(part.data)} bytes exceeds the {self.max_file_size} byte limit",
                 )
         failed_first = fault == "failed-object"
-        now = datetime.now(timezone.utc)
+        now = self.now()
         stored = [
             StoredMedia(uuid.uuid4().hex, part.file_name, part.content_type, part.data, now)
             for part in parts[1 if failed_first else 0 :]
@@ -301,7 +393,7 @@ class PlivoSandbox:
         )
 
     def _get_media(self, call: _Call) -> _Response:
-        media = self.media.get(call.match["media_id"])
+        media = self.media.get(call.params["media_id"])
         if media is None:
             raise SandboxHTTPError(404, "media not found")
         return _json(200, {"api_id": _api_id(), **self._describe(media)})
@@ -327,9 +419,101 @@ class PlivoSandbox:
         objects = [self._describe(m) for m in newest_first[offset : offset + limit]]
         return _json(200, {"api_id": _api_id(), "meta": meta, "objects": objects})
 
+    def _usable_media(self, media_ids: list[str]) -> list[str]:
+        """The IDs among ``media_ids`` that are unknown, or expired: unused for 6 hours."""
+        cutoff = self.now() - timedelta(hours=MEDIA_EXPIRY_HOURS)
+        with self._lock:
+            return [
+                media_id
+                for media_id in media_ids
+                if media_id not in self._media
+                or (media_id not in self._used_media and self._media[media_id].upload_time < cutoff)
+            ]
+
+    # -- messages -----------------------------------------------------------------------------
+
+    def _send_message(self, call: _Call) -> _Response:
+        try:
+            call.json = json.loads(call.body or b"null")
+        except ValueError:
+            raise SandboxHTTPError(400, "the body must be JSON") from None
+        if not isinstance(call.json, dict):
+            raise SandboxHTTPError(400, "the body must be a JSON object")
+        fault = self._fault_plans["message"].next_request()
+        if fault is not None and (answer := _fault_answer(fault)) is not None:
+            return answer
+        request = call.json
+        src, powerpack = request.get("src"), request.get("powerpack_uuid")
+        numbers = [n for n in str(request.get("dst") or "").split("<") if n]
+        text = request.get("text") or ""
+        media_ids = list(request.get("media_ids") or [])
+        media_count = len(media_ids) + len(request.get("media_urls") or [])
+        message_type = request.get("type") or "sms"
+        if not src and not powerpack:
+            raise SandboxHTTPError(400, "src or powerpack_uuid is required")
+        if not numbers:
+            raise SandboxHTTPError(400, "dst is required")
+        if media_count > MAX_MEDIA_PER_MESSAGE:
+            raise SandboxHTTPError(400, f"too many media: {media_count}; at most {MAX_MEDIA_PER_MESSAGE}")
+        if len(text) > MAX_TEXT_LENGTH:
+            raise SandboxHTTPError(400, f"text exceeds {MAX_TEXT_LENGTH} characters")
+        if media_count and message_type != "mms":
+            raise SandboxHTTPError(400, "media can only be sent with type mms")
+        if message_type == "mms" and any(not n.startswith("+1") for n in numbers):
+            raise SandboxHTTPError(400, "mms is supported only for US and Canada numbers")
+        if missing := self._usable_media(media_ids):
+            raise SandboxHTTPError(400, f"media not found or expired: {', '.join(missing)}")
+        now = self.now()
+        messages = [
+            StoredMessage(
+                message_uuid=str(uuid.uuid4()),
+                from_number=src or "",
+                to_number=number,
+                text=text,
+                message_type=message_type,
+                media_ids=tuple(media_ids),
+                queued_at=now,
+                final_state=TEST_NUMBER_FATES.get(number, ("delivered", ""))[0],
+                error_code=TEST_NUMBER_FATES.get(number, ("", None))[1],
+            )
+            for number in numbers
+        ]
+        with self._lock:
+            self._used_media.update(media_ids)
+            self._messages.update((m.message_uuid, m) for m in messages)
+        uuids = [m.message_uuid for m in messages]
+        body = {"api_id": _api_id(), "message": "message(s) queued", "message_uuid": uuids}
+        return _Response(202, json.dumps(body).encode(), drop=fault == "lost")
+
+    def _get_message(self, call: _Call) -> _Response:
+        message = self.messages.get(call.params["message_uuid"])
+        if message is None:
+            raise SandboxHTTPError(404, "message not found")
+        elapsed = (self.now() - message.queued_at).total_seconds()
+        if elapsed < self.delivery_seconds / 2:
+            state, error_code = "queued", None
+        elif elapsed < self.delivery_seconds:
+            state, error_code = "sent", None
+        else:
+            state, error_code = message.final_state, message.error_code
+        return _json(
+            200,
+            {
+                "api_id": _api_id(),
+                "message_uuid": message.message_uuid,
+                "from_number": message.from_number,
+                "to_number": message.to_number,
+                "message_state": state,
+                "message_type": message.message_type,
+                "message_direction": "outbound",
+                "message_time": message.queued_at.isoformat(),
+                "error_code": error_code,
+            },
+        )
+
     def _media_file(self, call: _Call) -> _Response:
-        media = self.media.get(call.match["media_id"])
-        if media is None or call.match["auth_id"] != self.auth_id:
+        media = self.media.get(call.params["media_id"])
+        if media is None or call.params["auth_id"] != self.auth_id:
             raise SandboxHTTPError(404, "media not found")
         return _Response(200, media.data, media.content_type)
 
@@ -453,14 +637,7 @@ def _handler_for(sandbox: PlivoSandbox) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            response, file_names = sandbox._dispatch(self.command, self.path, self.headers, body)
-            sandbox._record(
-                self.command,
-                urlsplit(self.path).path,
-                response.status,
-                file_names,
-                self.headers.get("User-Agent", ""),
-            )
+            response = sandbox._dispatch(self.command, self.path, self.headers, body)
             if sandbox.latency:
                 sandbox._stopping.wait(sandbox.latency)
             if response.hang:
