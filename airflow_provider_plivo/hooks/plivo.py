@@ -28,12 +28,14 @@ from airflow_provider_plivo.exceptions import (
     PlivoResponseError,
     PlivoRetryableAPIError,
     PlivoTransientError,
+    PlivoUnknownMediaError,
 )
 from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE, MEDIA_PAGE_SIZE
 from airflow_provider_plivo.media import media_content_type, validate_media_files
+from airflow_provider_plivo.messages import DST_SEPARATOR, DeliveryOutcome, delivery_outcome, message_payload
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Collection, Sequence
 
     import requests
     from tenacity import RetryCallState
@@ -281,6 +283,94 @@ class PlivoHook(BaseHook):
                 return media
             offset += len(objects)
 
+    # -- messages ---------------------------------------------------------------------------
+
+    def send_message(
+        self,
+        *,
+        src: str | None = None,
+        dst: str | Sequence[str],
+        text: str | None = None,
+        media_ids: Sequence[str] | None = None,
+        media_urls: Sequence[str] | None = None,
+        powerpack_uuid: str | None = None,
+        **params: Any,
+    ) -> list[str]:
+        """
+        Send one SMS or MMS to one or more numbers in one request; return Plivo's message UUIDs.
+
+        ``dst`` is a number or a list of numbers (joined with ``<`` for Plivo). The type is
+        ``mms`` when media is given. Further Plivo parameters (``url``, ``method``, ``log``...)
+        pass through ``params``. Everything is checked before sending.
+
+        A send is not idempotent, so it is retried only where Plivo surely did not act on it:
+        the connection could not be opened, or Plivo answered 429 or 503. A timeout, a reset
+        or any other error after the request went out fails at once, to never send twice.
+
+        :raises PlivoMessageValidationError: naming every problem; nothing was sent.
+        :raises PlivoUnknownMediaError: Plivo does not know a media ID (expired after 6 hours?).
+        """
+        numbers = dst.split(DST_SEPARATOR) if isinstance(dst, str) else list(dst)
+        payload = message_payload(
+            src=src,
+            dst=numbers,
+            text=text,
+            media_ids=list(media_ids or []),
+            media_urls=list(media_urls or []),
+            powerpack_uuid=powerpack_uuid,
+            params=params,
+        )
+        try:
+            body = self._retrying(
+                lambda: self._request("POST", "Message/", json=payload),
+                what="send message",
+                is_transient=_send_is_safe_to_retry,
+            )
+        except PlivoAPIError as err:
+            if media_ids and 400 <= err.status_code < 500 and "media" in err.message.lower():
+                raise PlivoUnknownMediaError(
+                    status_code=err.status_code, message=err.message, endpoint=err.endpoint, api_id=err.api_id
+                ) from err
+            raise
+        uuids = body.get("message_uuid")
+        if not isinstance(uuids, list) or not uuids:
+            raise PlivoResponseError(
+                f"Plivo queued the message but returned no message UUIDs: {_excerpt(json.dumps(body))}"
+            )
+        self.log.info(
+            "Plivo queued %d message%s (%s) to %d number%s: %s",
+            len(uuids),
+            "s" if len(uuids) != 1 else "",
+            payload.get("type", "sms"),
+            len(numbers),
+            "s" if len(numbers) != 1 else "",
+            ", ".join(uuids),
+        )
+        return [str(uuid) for uuid in uuids]
+
+    def get_message(self, message_uuid: str) -> dict[str, Any]:
+        """Return Plivo's record of one message, including ``message_state`` and ``error_code``."""
+        return self._call("GET", f"Message/{message_uuid}/")
+
+    def delivery_outcome(
+        self,
+        message_uuids: Sequence[str],
+        *,
+        success_states: Collection[str],
+        failure_states: Collection[str],
+    ) -> DeliveryOutcome:
+        """Fetch each message and judge where the set stands (used by the sensor and the trigger)."""
+        messages = {uuid: self.get_message(uuid) for uuid in message_uuids}
+        return delivery_outcome(messages, success_states=success_states, failure_states=failure_states)
+
+    async def aload_connection(self) -> None:
+        """Fetch the connection without blocking the event loop; the hook's calls then reuse it.
+
+        Triggers call this first, then run the (blocking) API calls in a worker thread.
+        """
+        conn = await self.aget_connection(self.plivo_conn_id)
+        self.__dict__["_account"] = PlivoAccount.from_connection(conn)
+
     # -- HTTP -------------------------------------------------------------------------------
 
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -414,6 +504,13 @@ def _retry_after(response: requests.Response) -> float | None:
 
 def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, PlivoTransientError)
+
+
+def _send_is_safe_to_retry(exc: BaseException) -> bool:
+    """True only where Plivo surely did not act on a send: no connection, or 429/503."""
+    if isinstance(exc, PlivoConnectionError):
+        return not exc.request_sent
+    return isinstance(exc, PlivoRetryableAPIError) and exc.status_code in (429, 503)
 
 
 def _retry_reason(exc: BaseException | None) -> str:
