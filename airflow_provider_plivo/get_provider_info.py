@@ -36,7 +36,19 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "hooks": [{"integration-name": "Plivo", "python-modules": ["airflow_provider_plivo.hooks.plivo"]}],
         "operators": [
-            {"integration-name": "Plivo", "python-modules": ["airflow_provider_plivo.operators.media"]}
+            {
+                "integration-name": "Plivo",
+                "python-modules": [
+                    "airflow_provider_plivo.operators.media",
+                    "airflow_provider_plivo.operators.message",
+                ],
+            }
+        ],
+        "sensors": [
+            {"integration-name": "Plivo", "python-modules": ["airflow_provider_plivo.sensors.message"]}
+        ],
+        "triggers": [
+            {"integration-name": "Plivo", "python-modules": ["airflow_provider_plivo.triggers.message"]}
         ],
         "connection-types": [
             {

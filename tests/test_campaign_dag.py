@@ -1,0 +1,56 @@
+"""End to end: upload -> send -> wait for delivery in real DAG runs against the sandbox."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
+
+pytestmark = pytest.mark.dag
+CAMPAIGN_DAG = "example_dags/example_plivo_mms_campaign.py"
+
+
+@pytest.fixture(autouse=True)
+def quick_polling(monkeypatch):
+    monkeypatch.setenv("PLIVO_DELIVERY_POLL_SECONDS", "0.3")
+
+
+def test_campaign_sends_one_mms_to_both_numbers_and_sees_delivery(plivo_sandbox, run_dag):
+    dag_run = run_dag(CAMPAIGN_DAG)
+
+    assert task_states(dag_run) == {
+        "upload_media": "success",
+        "send_mms": "success",
+        "wait_for_delivery": "success",
+    }
+    media_ids = xcom_value(dag_run, "upload_media")
+    assert len(media_ids) == 3
+    (send,) = [r for r in plivo_sandbox.requests if r.path.endswith("/Message/")]
+    assert send.json["type"] == "mms"
+    assert send.json["dst"] == "+14155550101<+14155550102"
+    assert send.json["media_ids"] == media_ids
+    assert send.json["text"].startswith("Today's picks for 20")
+    uuids = xcom_value(dag_run, "send_mms")
+    assert sorted(uuids) == sorted(plivo_sandbox.messages)
+    assert xcom_value(dag_run, "wait_for_delivery") == dict.fromkeys(uuids, "delivered")
+
+
+def test_failed_delivery_fails_the_sensor_naming_the_number_and_code(plivo_sandbox, run_dag, capfd):
+    dag_run = run_dag(CAMPAIGN_DAG, audience=["+14155550101", "+15005550001"])
+
+    assert task_states(dag_run)["wait_for_delivery"] == "failed"
+    failed_uuid = next(u for u, m in plivo_sandbox.messages.items() if m.to_number == "+15005550001")
+    assert (
+        f"1 of 2 messages failed: {failed_uuid} to +15005550001 undelivered (Plivo error code 80)"
+        in capfd.readouterr().out
+    )
+
+
+@pytest.mark.parametrize(("dst", "expected"), [(["+14155550101"], "success"), (["+15005550002"], "failed")])
+def test_deferrable_sensor_waits_in_the_trigger(plivo_sandbox, run_dag, dst, expected):
+    dag_run = run_dag("test_dags/deferred_delivery_dag.py", dst=dst)
+
+    assert task_states(dag_run) == {"send": "success", "wait": expected}
+    if expected == "success":
+        (uuid,) = xcom_value(dag_run, "send")
+        assert xcom_value(dag_run, "wait") == {uuid: "delivered"}
