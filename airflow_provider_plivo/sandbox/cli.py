@@ -42,6 +42,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--fault-rate", type=float, default=0.0, help="chance (0-1) of a random upload fault")
     parser.add_argument("--fault-seed", type=int, default=None, help="seed for the random faults")
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        default=None,
+        metavar="N/SECONDS",
+        help="answer 429 beyond N API requests per SECONDS, e.g. 300/5 as Plivo does",
+    )
     parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long a 'hang' fault lasts")
     args = parser.parse_args(argv)
 
@@ -56,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fault_seed=args.fault_seed,
         message_faults=dict(args.message_fault),
         hang_seconds=args.hang_seconds,
+        rate_limit=args.rate_limit,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -75,6 +83,14 @@ def _scripted_fault(text: str) -> tuple[int, str]:
         return int(number), check_fault_kind(kind)
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"{text!r}: expected N:KIND, e.g. 2:503 ({err})") from None
+
+
+def _rate_limit(text: str) -> tuple[int, float]:
+    requests, _, seconds = text.partition("/")
+    try:
+        return int(requests), float(seconds)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected N/SECONDS, e.g. 300/5") from None
 
 
 if __name__ == "__main__":

@@ -42,6 +42,7 @@ from airflow_provider_plivo.limits import (
     MEDIA_EXPIRY_HOURS,
     MEDIA_PAGE_SIZE,
 )
+from airflow_provider_plivo.ratelimit import RateLimiter
 from airflow_provider_plivo.sandbox.faults import MESSAGE_FAULT_KINDS, FaultPlan
 
 SANDBOX_AUTH_ID = "MASANDBOX00000000000"
@@ -160,6 +161,8 @@ class PlivoSandbox:
     :param message_faults: scripted faults for send requests: number (1-based) -> kind.
     :param hang_seconds: how long a ``hang`` fault keeps the client waiting.
     :param delivery_seconds: sandbox-clock seconds from queued to the final state (sent halfway).
+    :param rate_limit: ``(requests, seconds)``: answer 429 beyond that many API requests per
+        window, as Plivo does beyond 300 per 5 s; None (the default) for no limit.
     """
 
     def __init__(
@@ -177,6 +180,7 @@ class PlivoSandbox:
         message_faults: Mapping[int, str] | None = None,
         hang_seconds: float = 30.0,
         delivery_seconds: float = 1.0,
+        rate_limit: tuple[int, float] | None = None,
     ) -> None:
         self.auth_id = auth_id
         self.auth_token = auth_token
@@ -184,6 +188,10 @@ class PlivoSandbox:
         self.latency = latency_ms / 1000
         self.hang_seconds = hang_seconds
         self.delivery_seconds = delivery_seconds
+        self._rate_limiter = RateLimiter(*rate_limit) if rate_limit else None
+        self._in_flight = 0
+        self.peak_in_flight = 0
+        """The most requests the sandbox was answering at once."""
         self._fault_plans = {
             "media": FaultPlan(faults, rate=fault_rate, seed=fault_seed),
             "message": FaultPlan(message_faults, kinds=MESSAGE_FAULT_KINDS),
@@ -201,6 +209,7 @@ class PlivoSandbox:
             ("GET", re.compile(account + r"/Media/"), self._list_media, True),
             ("GET", re.compile(account + r"/Media/(?P<media_id>[^/]+)/"), self._get_media, True),
             ("POST", re.compile(account + r"/Message/"), self._send_message, True),
+            ("GET", re.compile(r"/_sandbox/stats"), self._stats, False),
             ("GET", re.compile(account + r"/Message/(?P<message_uuid>[^/]+)/"), self._get_message, True),
             (
                 "GET",
@@ -323,6 +332,12 @@ class PlivoSandbox:
         return response
 
     def _answer(self, call: _Call) -> _Response:
+        if (
+            self._rate_limiter is not None
+            and call.path.startswith("/v1/")
+            and self._rate_limiter.try_acquire()
+        ):
+            return _error(429, "too many requests")
         for route_method, pattern, handler, needs_auth in self._routes:
             match = pattern.fullmatch(call.path)
             if route_method != call.method or not match:
@@ -511,6 +526,23 @@ class PlivoSandbox:
             },
         )
 
+    def _stats(self, call: _Call) -> _Response:
+        """Counts for clients in other processes (``plivo-sandbox``): not part of Plivo's API."""
+        requests = [r for r in self.requests if r.path.startswith("/v1/")]
+        statuses: dict[str, int] = {}
+        for request in requests:
+            statuses[str(request.status)] = statuses.get(str(request.status), 0) + 1
+        return _json(
+            200,
+            {
+                "requests": len(requests),
+                "statuses": statuses,
+                "media": len(self.media),
+                "messages": len(self.messages),
+                "peak_in_flight": self.peak_in_flight,
+            },
+        )
+
     def _media_file(self, call: _Call) -> _Response:
         media = self.media.get(call.params["media_id"])
         if media is None or call.params["auth_id"] != self.auth_id:
@@ -637,9 +669,16 @@ def _handler_for(sandbox: PlivoSandbox) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            response = sandbox._dispatch(self.command, self.path, self.headers, body)
-            if sandbox.latency:
-                sandbox._stopping.wait(sandbox.latency)
+            with sandbox._lock:
+                sandbox._in_flight += 1
+                sandbox.peak_in_flight = max(sandbox.peak_in_flight, sandbox._in_flight)
+            try:
+                response = sandbox._dispatch(self.command, self.path, self.headers, body)
+                if sandbox.latency:
+                    sandbox._stopping.wait(sandbox.latency)
+            finally:
+                with sandbox._lock:
+                    sandbox._in_flight -= 1
             if response.hang:
                 sandbox._stopping.wait(sandbox.hang_seconds)
             if response.drop or response.hang:
