@@ -18,3 +18,7 @@ MAX_TEXT_LENGTH = 1600
 
 MEDIA_PAGE_SIZE = 20
 """The most media ``GET Media/`` lists per page."""
+
+ACCOUNT_RATE_LIMIT = 300
+ACCOUNT_RATE_LIMIT_PERIOD = 5.0
+"""Plivo answers 429 beyond 300 API requests per 5 seconds per account or subaccount."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_plivo.hooks.plivo import DEFAULT_MAX_CONCURRENCY, PlivoHook
 from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
 from airflow_provider_plivo.templating import string_list
 
@@ -15,8 +16,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
-
-    from airflow_provider_plivo.hooks.plivo import PlivoHook
 
 
 class PlivoMediaUploadOperator(BaseOperator):
@@ -35,6 +34,8 @@ class PlivoMediaUploadOperator(BaseOperator):
     :param plivo_conn_id: the ``plivo`` connection.
     :param chunk_size: files per upload request, 1 to 10.
     :param max_file_size: largest file accepted, in bytes (Plivo's "2 MB", read as 2,000,000).
+    :param max_concurrency: upload requests in flight at once (default 10; Plivo allows 100
+        simultaneous requests per account, shared by every task using it).
     :param hook_params: further :class:`~airflow_provider_plivo.hooks.plivo.PlivoHook`
         arguments, e.g. ``{"retry_attempts": 8}``.
     """
@@ -49,6 +50,7 @@ class PlivoMediaUploadOperator(BaseOperator):
         plivo_conn_id: str = "plivo_default",
         chunk_size: int = MAX_FILES_PER_UPLOAD,
         max_file_size: int = MAX_MEDIA_FILE_SIZE,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -57,16 +59,16 @@ class PlivoMediaUploadOperator(BaseOperator):
         self.plivo_conn_id = plivo_conn_id
         self.chunk_size = chunk_size
         self.max_file_size = max_file_size
+        self.max_concurrency = max_concurrency
         self.hook_params = hook_params or {}
 
     @cached_property
     def hook(self) -> PlivoHook:
-        from airflow_provider_plivo.hooks.plivo import PlivoHook
-
         return PlivoHook(
             self.plivo_conn_id,
             chunk_size=self.chunk_size,
             max_file_size=self.max_file_size,
+            max_concurrency=self.max_concurrency,
             **self.hook_params,
         )
 

@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.templating import string_list
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
-
-    from airflow_provider_plivo.hooks.plivo import PlivoHook
 
 
 class PlivoSendMessageOperator(BaseOperator):
@@ -68,8 +67,6 @@ class PlivoSendMessageOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> PlivoHook:
-        from airflow_provider_plivo.hooks.plivo import PlivoHook
-
         return PlivoHook(self.plivo_conn_id)
 
     def execute(self, context: Context) -> list[str]:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.templating import string_list
 
 try:
@@ -19,8 +20,6 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
-
-    from airflow_provider_plivo.hooks.plivo import PlivoHook
 
 
 class PlivoMessageSensor(BaseSensorOperator):
@@ -65,8 +64,6 @@ class PlivoMessageSensor(BaseSensorOperator):
 
     @cached_property
     def hook(self) -> PlivoHook:
-        from airflow_provider_plivo.hooks.plivo import PlivoHook
-
         return PlivoHook(self.plivo_conn_id)
 
     def execute(self, context: Context) -> Any:
