@@ -95,6 +95,8 @@ class SandboxRequest:
     user_agent: str = ""
     json: Any = None
     """The parsed body of a JSON request (sends), else None."""
+    fault: str | None = None
+    """The fault the sandbox injected into this request, if any."""
 
 
 @dataclass
@@ -133,6 +135,7 @@ class _Call:
     match: re.Match[str] | None = None
     file_names: list[str] = field(default_factory=list)
     json: Any = None
+    fault: str | None = None
 
     @property
     def params(self) -> re.Match[str]:
@@ -326,6 +329,7 @@ class PlivoSandbox:
             tuple(call.file_names),
             headers.get("User-Agent", ""),
             call.json,
+            call.fault,
         )
         with self._lock:
             self._requests.append(request)
@@ -373,7 +377,7 @@ class PlivoSandbox:
     def _upload_media(self, call: _Call) -> _Response:
         parts = _multipart_parts(call.headers.get("Content-Type", ""), call.body)
         call.file_names.extend(part.file_name for part in parts)
-        fault = self._fault_plans["media"].next_request()
+        fault = call.fault = self._fault_plans["media"].next_request()
         if fault is not None and (answer := _fault_answer(fault)) is not None:
             return answer
         if not parts:
@@ -454,7 +458,7 @@ class PlivoSandbox:
             raise SandboxHTTPError(400, "the body must be JSON") from None
         if not isinstance(call.json, dict):
             raise SandboxHTTPError(400, "the body must be a JSON object")
-        fault = self._fault_plans["message"].next_request()
+        fault = call.fault = self._fault_plans["message"].next_request()
         if fault is not None and (answer := _fault_answer(fault)) is not None:
             return answer
         request = call.json
@@ -654,6 +658,9 @@ def _error(status: int, message: str) -> _Response:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of new connections, which
+    # clients retransmit after a second: concurrent uploads would stall on the sandbox itself.
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Stay quiet about connections the client or a fault dropped; report anything else."""
