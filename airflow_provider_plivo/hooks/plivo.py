@@ -51,11 +51,14 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 USER_AGENT = f"airflow-provider-plivo/{__version__}"
-DEFAULT_MAX_CONCURRENCY = 10
+DEFAULT_MAX_CONCURRENCY = 16
 """Upload requests one hook keeps in flight; Plivo allows 100 per account."""
 
 _BODY_EXCERPT_CHARS = 200
 
+
+RETRY_AFTER_MAX = 300.0
+"""The longest ``Retry-After`` honoured, in seconds, so that the worst case of an upload stays bounded."""
 
 UPLOAD_BLOCK_SIZE = 256 * 1024
 """Bytes sent per socket write of a streamed upload. urllib3's default of 16 KiB made 2 MB
@@ -91,7 +94,7 @@ class PlivoHook(BaseHook):
     :param retry_wait_initial: seconds before the first retry; doubles each time, with jitter.
     :param retry_wait_max: the longest backoff between two attempts (a ``Retry-After`` may be longer).
     :param max_concurrency: upload requests in flight at once. Plivo allows 100 simultaneous
-        requests per account; the default of 10 leaves room for nine such tasks in parallel.
+        requests per account; the default of 16 leaves room for six such tasks at once.
     :param rate_limit: requests this hook starts per ``rate_limit_period`` seconds, across all its
         threads (Plivo's account limit is 300 per 5 s); None for no limit.
     :param rate_limit_period: the window of ``rate_limit``, in seconds.
@@ -240,6 +243,11 @@ class PlivoHook(BaseHook):
                 "Reusing %d media uploaded by an earlier try; %d files left", len(records), len(pending)
             )
         chunks = [pending[i : i + self.chunk_size] for i in range(0, len(pending), self.chunk_size)]
+        if chunks:
+            # Resolve the connection here, on the task's thread: Airflow serves connections to a
+            # task through a channel its worker threads cannot use, and a bad connection is one
+            # error, not one per chunk.
+            _ = self.session
         started = time.monotonic()
         retries: list[str] = []
         failures: dict[str, str] = {}
@@ -526,7 +534,9 @@ class PlivoHook(BaseHook):
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             retry_after = getattr(exc, "retry_after", None)
-            return float(retry_after) if retry_after is not None else float(backoff(state))
+            if retry_after is None:
+                return float(backoff(state))
+            return min(float(retry_after), RETRY_AFTER_MAX)
 
         def log_retry(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
