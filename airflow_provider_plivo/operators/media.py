@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_plivo.hooks.plivo import DEFAULT_MAX_CONCURRENCY, PlivoHook
 from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
+from airflow_provider_plivo.resume import UploadLedger
 from airflow_provider_plivo.templating import string_list
 
 if TYPE_CHECKING:
@@ -27,6 +28,10 @@ class PlivoMediaUploadOperator(BaseOperator):
     An empty batch uploads nothing and returns ``[]``. The IDs are the ``return_value``
     XCom; the full records (``file``, ``media_id``, ``media_url``, ``content_type``,
     ``size``, ``upload_time``) are pushed under the XCom key ``media``.
+
+    On Airflow 3.3+ each uploaded chunk is recorded in the task state store, so a later try of
+    the same task instance uploads only what is still missing (records are kept 5 hours, an
+    hour under Plivo's expiry). Older Airflow versions upload the whole batch again.
     Plivo deletes media no message used after 6 hours: send within that window.
 
     :param files: (templated) a list of paths, or one path. A list that templating rendered
@@ -34,7 +39,7 @@ class PlivoMediaUploadOperator(BaseOperator):
     :param plivo_conn_id: the ``plivo`` connection.
     :param chunk_size: files per upload request, 1 to 10.
     :param max_file_size: largest file accepted, in bytes (Plivo's "2 MB", read as 2,000,000).
-    :param max_concurrency: upload requests in flight at once (default 10; Plivo allows 100
+    :param max_concurrency: upload requests in flight at once (default 16; Plivo allows 100
         simultaneous requests per account, shared by every task using it).
     :param hook_params: further :class:`~airflow_provider_plivo.hooks.plivo.PlivoHook`
         arguments, e.g. ``{"retry_attempts": 8}``.
@@ -77,6 +82,14 @@ class PlivoMediaUploadOperator(BaseOperator):
         if not files:
             self.log.info("No media files in this batch; nothing to upload")
             return []
-        records = self.hook.upload_media(files)
+        store = context.get("task_state_store")
+        if store is None:
+            self.log.info("Airflow before 3.3 has no task state store: a retry uploads the whole batch again")
+            records = self.hook.upload_media(files)
+        else:
+            ledger = UploadLedger(store)
+            records = self.hook.upload_media(
+                files, already_uploaded=ledger.reusable(files), on_chunk_uploaded=ledger.add
+            )
         context["ti"].xcom_push(key="media", value=records)
         return [record["media_id"] for record in records]

@@ -18,7 +18,7 @@ with DAG(
     upload = PlivoMediaUploadOperator(
         task_id="upload",
         files="{{ params.files }}",
-        hook_params={"retry_wait_initial": 0.05, "retry_wait_max": 0.2},
+        hook_params={"retry_wait_initial": 0.05, "retry_wait_max": 0.2, "retry_attempts": 10},
     )
 
     @task

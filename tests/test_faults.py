@@ -1,0 +1,183 @@
+"""Nothing lost, nothing doubled, nothing leaked: real DAG runs against a misbehaving sandbox.
+
+Each test prints its figures (faults injected, files lost, duplicates) so a CI log shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import AIRFLOW_HOME
+
+from airflow_provider_plivo.exceptions import PlivoError, PlivoMediaValidationError
+from airflow_provider_plivo.hooks.plivo import PlivoHook
+from airflow_provider_plivo.sandbox import PlivoSandbox, dag_runs
+
+UPLOAD_DAG = "test_dags/upload_dag.py"
+RESUME_DAG = "test_dags/resume_dag.py"
+HAS_TASK_STATE_STORE = hasattr(
+    __import__("airflow.sdk.execution_time.context", fromlist=["_"]), "TaskStateStoreAccessor"
+)
+
+
+@pytest.fixture
+def faulty_sandbox(plivo_env):
+    """Start a sandbox with the given faults and point plivo_default at it."""
+    started = []
+
+    def start(*, extra=None, **options) -> PlivoSandbox:
+        sandbox = PlivoSandbox(**options).start()
+        started.append(sandbox)
+        plivo_env(sandbox.url, login=sandbox.auth_id, password=sandbox.auth_token, **(extra or {}))
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()
+
+
+def figures(sandbox: PlivoSandbox, files: list[str], media_ids: list[str]) -> tuple[int, int, int]:
+    """(files lost, extra copies stored, extra copies explained by lost responses)."""
+    stored = sandbox.media
+    lost = sum(1 for media_id in media_ids if media_id not in stored)
+    duplicates = len(stored) - len(set(files))
+    from_lost_responses = sum(len(r.file_names) for r in sandbox.requests if r.fault == "lost")
+    return lost, duplicates, from_lost_responses
+
+
+@pytest.mark.dag
+def test_200_files_survive_35_percent_faults_in_one_try(faulty_sandbox, run_dag, make_media):
+    scripted = {2: "html-502", 4: "truncated", 6: "429-retry", 8: "failed-object", 10: "reset"}
+    sandbox = faulty_sandbox(fault_rate=0.35, fault_seed=2026, faults=scripted)
+    files = make_media(200, ("jpg", "png", "gif"))
+
+    dag_run = run_dag(UPLOAD_DAG, files=files)
+
+    assert dag_runs.task_states(dag_run) == {"upload": "success", "receive": "success"}
+    media_ids = dag_runs.xcom_value(dag_run, "upload")
+    lost, duplicates, from_lost_responses = figures(sandbox, files, media_ids)
+    injected = Counter(kind for _, kind in sandbox.faults_injected)
+    print(f"\nfaults injected: {sum(injected.values())} {dict(injected)}; requests: {len(sandbox.requests)}")
+    print(f"files lost: {lost}; duplicates: {duplicates} (from lost responses: {from_lost_responses})")
+    assert sum(injected.values()) >= 10
+    assert set(scripted.values()) <= set(injected)
+    assert lost == 0
+    assert duplicates == from_lost_responses
+    for path, media_id in zip(files, media_ids, strict=True):
+        assert sandbox.media[media_id].data == Path(path).read_bytes(), path
+
+
+@pytest.mark.dag
+@pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="the task state store arrived in Airflow 3.3")
+def test_a_retry_uploads_only_the_chunk_the_failed_try_missed(faulty_sandbox, run_dag, make_media, capfd):
+    sandbox = faulty_sandbox(faults={2: "400"})
+    files = make_media(6)
+
+    dag_run = run_dag(RESUME_DAG, files=files)
+
+    assert dag_runs.task_states(dag_run) == {"upload": "success"}
+    uploads = [r for r in sandbox.requests if r.method == "POST"]
+    assert [r.status for r in uploads] == [200, 400, 200, 200]
+    assert uploads[-1].file_names == uploads[1].file_names == ("m02.jpg", "m03.jpg")
+    assert len(sandbox.media) == 6
+    media_ids = dag_runs.xcom_value(dag_run, "upload")
+    for path, media_id in zip(files, media_ids, strict=True):
+        assert sandbox.media[media_id].data == Path(path).read_bytes(), path
+    assert "Reusing 4 media uploaded by an earlier try; 2 files left" in capfd.readouterr().out
+
+
+@pytest.mark.dag
+@pytest.mark.skipif(HAS_TASK_STATE_STORE, reason="Airflow 3.3+ resumes from the task state store")
+def test_without_a_task_state_store_a_retry_uploads_everything_again(
+    faulty_sandbox, run_dag, make_media, capfd
+):
+    sandbox = faulty_sandbox(faults={2: "400"})
+
+    dag_run = run_dag(RESUME_DAG, files=make_media(6))
+
+    assert dag_runs.task_states(dag_run) == {"upload": "success"}
+    assert [r.status for r in sandbox.requests] == [200, 400, 200, 200, 200, 200]
+    assert "a retry uploads the whole batch again" in capfd.readouterr().out
+
+
+@pytest.mark.dag
+def test_a_hung_request_is_cut_by_the_timeout_and_retried(faulty_sandbox, run_dag, make_media):
+    sandbox = faulty_sandbox(faults={1: "hang"}, hang_seconds=30, extra={"timeout": 2})
+
+    started = time.monotonic()
+    dag_run = run_dag(UPLOAD_DAG, files=make_media(3))
+    elapsed = time.monotonic() - started
+
+    assert dag_runs.task_states(dag_run)["upload"] == "success"
+    assert [r.status for r in sandbox.requests] == [0, 200]
+    print(f"\nrun with a 30 s hang and timeout 2 s took {elapsed:.1f} s")
+    assert elapsed < 30
+
+
+@pytest.mark.dag
+def test_the_token_reaches_no_log_xcom_or_metadata_row(faulty_sandbox, run_dag, make_media, capfd):
+    token = "tok-" + os.urandom(8).hex()
+    sandbox = faulty_sandbox(auth_token=token, faults={1: "503", 2: "html-502", 3: "lost"})
+
+    dag_run = run_dag(UPLOAD_DAG, files=make_media(25))
+    assert dag_runs.task_states(dag_run)["upload"] == "success"
+    assert len(sandbox.requests) > 3
+
+    output = capfd.readouterr()
+    assert token not in output.out + output.err
+    leaks = [
+        path
+        for path in AIRFLOW_HOME.rglob("*")
+        if path.is_file() and not path.is_symlink() and token.encode() in path.read_bytes()
+    ]
+    assert leaks == []
+    assert any(AIRFLOW_HOME.glob("*.db")), "the metadata database was scanned"
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "expected"),
+    [
+        ("missing.jpg", None, "no such file"),
+        ("empty.png", b"", "file is empty"),
+        ("folder.gif", "dir", "not a regular file"),
+        ("large.jpg", b"x" * 2_000_001, "over Plivo's limit"),
+        ("script.sh", b"#!/bin/sh", "not accepted for MMS"),
+        pytest.param(
+            "locked.png",
+            "unreadable",
+            "permission denied",
+            marks=pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file"),
+        ),
+    ],
+)
+def test_bad_input_is_named_and_nothing_is_sent(plivo_sandbox, make_media, tmp_path, name, make, expected):
+    bad = tmp_path / name
+    if make == "dir":
+        bad.mkdir()
+    elif make == "unreadable":
+        bad.write_bytes(b"png")
+        bad.chmod(0)
+    elif make is not None:
+        bad.write_bytes(make)
+
+    with pytest.raises(PlivoMediaValidationError) as raised:
+        PlivoHook().upload_media([*make_media(3), str(bad)])
+
+    assert raised.value.problems == [f"{bad}: {raised.value.problems[0].split(': ', 1)[1]}"]
+    assert expected in str(raised.value)
+    assert plivo_sandbox.requests == []
+
+
+def test_plain_http_to_a_remote_host_is_refused_before_connecting(plivo_env, make_media):
+    plivo_env("http://api.plivo.invalid", login="MAXXXXXXXXXXXXXXXXXX", password="secret-token")
+
+    with pytest.raises(PlivoError, match="https is required") as raised:
+        PlivoHook().upload_media(make_media(12))
+
+    assert type(raised.value) is PlivoError
+    assert str(raised.value).count("https is required") == 1
+    assert "secret-token" not in str(raised.value)
