@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 from typing import TYPE_CHECKING
 
 from airflow_provider_plivo.exceptions import PlivoMediaValidationError
@@ -11,6 +10,8 @@ from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from airflow_provider_plivo.sources import MediaFile
 
 MMS_MEDIA_TYPES: dict[str, str] = {
     ".jpg": "image/jpeg",
@@ -39,30 +40,30 @@ def media_content_type(path: str) -> str | None:
     return MMS_MEDIA_TYPES.get(os.path.splitext(path)[1].lower())
 
 
-def media_file_problem(path: str, *, max_file_size: int = MAX_MEDIA_FILE_SIZE) -> str | None:
-    """Why ``path`` cannot be uploaded to Plivo, in a sentence that names it; None when it can."""
-    if media_content_type(path) is None:
-        ext = os.path.splitext(path)[1] or "no extension"
-        return f"{path}: type {ext!r} is not accepted for MMS (accepted: {', '.join(MMS_MEDIA_TYPES)})"
+def media_file_problem(file: MediaFile, *, max_file_size: int = MAX_MEDIA_FILE_SIZE) -> str | None:
+    """Why ``file`` cannot be uploaded to Plivo, in a sentence that names it; None when it can."""
+    if media_content_type(file.name) is None:
+        ext = os.path.splitext(file.name)[1] or "no extension"
+        return f"{file.source}: type {ext!r} is not accepted for MMS (accepted: {', '.join(MMS_MEDIA_TYPES)})"
     try:
-        info = os.stat(path)
+        info = file.info()
     except FileNotFoundError:
-        return f"{path}: no such file"
+        return f"{file.source}: no such file"
     except OSError as err:
-        return f"{path}: cannot be read ({err.strerror})"
-    if not stat.S_ISREG(info.st_mode):
-        return f"{path}: not a regular file"
-    if info.st_size == 0:
-        return f"{path}: file is empty"
-    if info.st_size > max_file_size:
-        return f"{path}: {info.st_size:,} bytes is over Plivo's limit of {max_file_size:,} bytes per file"
-    if not os.access(path, os.R_OK):
-        return f"{path}: permission denied"
+        return f"{file.source}: cannot be read ({err.strerror or err})"
+    if not info.is_file:
+        return f"{file.source}: not a regular file"
+    if info.size == 0:
+        return f"{file.source}: file is empty"
+    if info.size > max_file_size:
+        return f"{file.source}: {info.size:,} bytes is over Plivo's limit of {max_file_size:,} bytes per file"
+    if not file.readable():
+        return f"{file.source}: permission denied"
     return None
 
 
-def validate_media_files(paths: Sequence[str], *, max_file_size: int = MAX_MEDIA_FILE_SIZE) -> None:
+def validate_media_files(files: Sequence[MediaFile], *, max_file_size: int = MAX_MEDIA_FILE_SIZE) -> None:
     """Raise one :class:`PlivoMediaValidationError` naming every file that cannot be uploaded."""
-    problems = [p for p in (media_file_problem(path, max_file_size=max_file_size) for path in paths) if p]
+    problems = [p for p in (media_file_problem(file, max_file_size=max_file_size) for file in files) if p]
     if problems:
         raise PlivoMediaValidationError(problems)

@@ -7,7 +7,6 @@ level; ``requests`` and ``tenacity`` load the first time the hook talks to Plivo
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections import Counter
@@ -41,11 +40,14 @@ from airflow_provider_plivo.limits import (
 from airflow_provider_plivo.media import media_content_type, validate_media_files
 from airflow_provider_plivo.messages import DST_SEPARATOR, DeliveryOutcome, delivery_outcome, message_payload
 from airflow_provider_plivo.ratelimit import CLIENT_JITTER_SLACK, RateLimiter
+from airflow_provider_plivo.sources import MediaFile, media_file
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Collection, Mapping, Sequence
 
     import requests
+    from airflow.sdk import ObjectStoragePath
     from tenacity import RetryCallState
 
 T = TypeVar("T")
@@ -147,6 +149,11 @@ class PlivoHook(BaseHook):
         """The Auth ID of the connection (not a secret: it is in every API path)."""
         return self._account.auth_id
 
+    @property
+    def base_url(self) -> str:
+        """The API origin this hook calls, e.g. ``https://api.plivo.com``."""
+        return self._account.base_url
+
     @cached_property
     def session(self) -> requests.Session:
         """One ``requests.Session`` for every call, authenticated and identified as this provider,
@@ -207,7 +214,7 @@ class PlivoHook(BaseHook):
 
     def upload_media(
         self,
-        files: Sequence[str | os.PathLike[str]],
+        files: Sequence[str | os.PathLike[str] | ObjectStoragePath | MediaFile],
         *,
         already_uploaded: Mapping[str, Mapping[str, Any]] | None = None,
         on_chunk_uploaded: Callable[[list[dict[str, Any]]], None] | None = None,
@@ -216,9 +223,11 @@ class PlivoHook(BaseHook):
         Upload ``files`` to Plivo, at most ``chunk_size`` per request and ``max_concurrency``
         requests at a time, and describe each upload.
 
-        Every file is checked (exists, type, size) before anything is sent. A path listed twice
+        ``files`` are local paths, ``file://`` URIs, object storage URIs (``s3://``, ``gs://``...)
+        or :class:`~airflow.sdk.ObjectStoragePath` objects; remote files are streamed, not copied.
+        Every file is checked (exists, type, size) before anything is sent. A file listed twice
         is uploaded once and both positions get its record. Returns one record per input file,
-        in input order: ``file`` (the path as given), ``media_id``, ``media_url``,
+        in input order: ``file`` (the path or URI as given), ``media_id``, ``media_url``,
         ``content_type``, ``size``, ``upload_time``, ``file_name``.
 
         :param already_uploaded: records of files uploaded before (by path), reused instead of
@@ -232,12 +241,14 @@ class PlivoHook(BaseHook):
         """
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
-        paths = [os.fspath(f) for f in files]
+        media = [media_file(f) for f in files]
+        paths = [file.source for file in media]
+        by_source = {file.source: file for file in reversed(media)}
         unique = list(dict.fromkeys(paths))
-        validate_media_files(unique, max_file_size=self.max_file_size)
+        validate_media_files([by_source[path] for path in unique], max_file_size=self.max_file_size)
         reused = already_uploaded or {}
         records: dict[str, dict[str, Any]] = {path: dict(reused[path]) for path in unique if path in reused}
-        pending = [path for path in unique if path not in records]
+        pending = [by_source[path] for path in unique if path not in records]
         if records:
             self.log.info(
                 "Reusing %d media uploaded by an earlier try; %d files left", len(records), len(pending)
@@ -308,7 +319,7 @@ class PlivoHook(BaseHook):
         return [{**records[path], "file": path} for path in paths]
 
     def _upload_chunk(
-        self, chunk: list[str], *, label: str, retries: list[str], refused: threading.Event
+        self, chunk: list[MediaFile], *, label: str, retries: list[str], refused: threading.Event
     ) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
         """Upload one chunk, retrying only its files still missing; return (records, failures).
 
@@ -316,17 +327,19 @@ class PlivoHook(BaseHook):
         """
         uploaded: dict[str, dict[str, Any]] = {}
         if refused.is_set():
-            return uploaded, dict.fromkeys(chunk, "not sent: Plivo refused the credentials")
+            return uploaded, dict.fromkeys(
+                (f.source for f in chunk), "not sent: Plivo refused the credentials"
+            )
 
         def attempt() -> None:
-            remaining = [path for path in chunk if path not in uploaded]
+            remaining = [file for file in chunk if file.source not in uploaded]
             objects = self._post_media(remaining)
             failed: dict[str, str] = {}
-            for path, obj in zip(remaining, objects, strict=True):
+            for file, obj in zip(remaining, objects, strict=True):
                 if obj.get("status", "success") == "success" and obj.get("media_id"):
-                    uploaded[path] = _media_record(path, obj)
+                    uploaded[file.source] = _media_record(file, obj)
                 else:
-                    failed[path] = _object_failure(obj)
+                    failed[file.source] = _object_failure(obj)
             if failed:
                 raise PlivoMediaObjectError(failed)
 
@@ -338,16 +351,16 @@ class PlivoHook(BaseHook):
         except PlivoMediaObjectError as err:
             return uploaded, err.failures
         except PlivoError as err:
-            return uploaded, {path: str(err) for path in chunk if path not in uploaded}
+            return uploaded, {f.source: str(err) for f in chunk if f.source not in uploaded}
         return uploaded, {}
 
-    def _post_media(self, paths: list[str]) -> list[dict[str, Any]]:
-        """One upload attempt for ``paths`` (no retry); return Plivo's objects, one per path, in order.
+    def _post_media(self, files: list[MediaFile]) -> list[dict[str, Any]]:
+        """One upload attempt for ``files`` (no retry); return Plivo's objects, one per file, in order.
 
         The body is streamed from the open files with a Content-Length, so memory does not grow
         with file size times concurrency; the files close as soon as the request is answered.
         """
-        from contextlib import ExitStack
+        from contextlib import ExitStack, closing
 
         from requests_toolbelt import MultipartEncoder
 
@@ -357,20 +370,20 @@ class PlivoHook(BaseHook):
                     (
                         "file",
                         (
-                            os.path.basename(path),
-                            stack.enter_context(open(path, "rb")),
-                            media_content_type(path),
+                            file.name,
+                            stack.enter_context(closing(file.open())),
+                            media_content_type(file.name),
                         ),
                     )
-                    for path in paths
+                    for file in files
                 ]
             )
             answer = self._request("POST", "Media/", data=body, headers={"Content-Type": body.content_type})
         objects = answer.get("objects")
-        if not isinstance(objects, list) or len(objects) != len(paths):
+        if not isinstance(objects, list) or len(objects) != len(files):
             count = len(objects) if isinstance(objects, list) else "no"
             raise PlivoResponseError(
-                f"Plivo answered an upload of {len(paths)} files with {count} media objects: "
+                f"Plivo answered an upload of {len(files)} files with {count} media objects: "
                 f"{_excerpt(json.dumps(answer))}"
             )
         return objects
@@ -642,15 +655,15 @@ def _count_reasons(reasons: list[str]) -> str:
     return ", ".join(f"{count} x {reason}" for reason, count in Counter(reasons).items())
 
 
-def _media_record(path: str, obj: dict[str, Any]) -> dict[str, Any]:
+def _media_record(file: MediaFile, obj: dict[str, Any]) -> dict[str, Any]:
     return {
-        "file": path,
+        "file": file.source,
         "media_id": obj["media_id"],
         "media_url": obj.get("media_url") or obj.get("url"),
-        "content_type": obj.get("content_type") or media_content_type(path),
+        "content_type": obj.get("content_type") or media_content_type(file.name),
         "size": obj.get("size"),
         "upload_time": obj.get("upload_time"),
-        "file_name": obj.get("file_name") or os.path.basename(path),
+        "file_name": obj.get("file_name") or file.name,
     }
 
 

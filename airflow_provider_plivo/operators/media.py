@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from airflow.sdk import BaseOperator
 
 from airflow_provider_plivo.hooks.plivo import DEFAULT_MAX_CONCURRENCY, PlivoHook
 from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
 from airflow_provider_plivo.resume import UploadLedger
-from airflow_provider_plivo.templating import string_list
+from airflow_provider_plivo.sources import MediaFile, expand_media_entries, media_entries
 
 if TYPE_CHECKING:
-    import os
     from collections.abc import Sequence
 
     from airflow.sdk import Context
@@ -34,8 +35,11 @@ class PlivoMediaUploadOperator(BaseOperator):
     hour under Plivo's expiry). Older Airflow versions upload the whole batch again.
     Plivo deletes media no message used after 6 hours: send within that window.
 
-    :param files: (templated) a list of paths, or one path. A list that templating rendered
-        as a string (``"['a.jpg', 'b.png']"``) is read back as that list.
+    :param files: (templated) a list of files, or one. Each may be a local path, a glob pattern
+        (its matches, sorted; one matching nothing adds nothing), a ``file://`` URI, an object
+        storage URI (``s3://``, ``gs://``...) or an :class:`~airflow.sdk.ObjectStoragePath`;
+        remote files are streamed, never copied to local disk. A list that templating rendered as
+        a string (``"['a.jpg', 'b.png']"``) is read back as that list.
     :param plivo_conn_id: the ``plivo`` connection.
     :param chunk_size: files per upload request, 1 to 10.
     :param max_file_size: largest file accepted, in bytes (Plivo's "2 MB", read as 2,000,000).
@@ -66,6 +70,7 @@ class PlivoMediaUploadOperator(BaseOperator):
         self.max_file_size = max_file_size
         self.max_concurrency = max_concurrency
         self.hook_params = hook_params or {}
+        self._uploaded: tuple[list[MediaFile], list[dict[str, Any]]] = ([], [])
 
     @cached_property
     def hook(self) -> PlivoHook:
@@ -78,7 +83,11 @@ class PlivoMediaUploadOperator(BaseOperator):
         )
 
     def execute(self, context: Context) -> list[str]:
-        files = string_list(self.files, argument="files")
+        entries = media_entries(self.files)
+        files = expand_media_entries(
+            entries, on_empty_glob=lambda pattern: self.log.info("No file matches %s", pattern)
+        )
+        self._uploaded = (files, [])
         if not files:
             self.log.info("No media files in this batch; nothing to upload")
             return []
@@ -87,9 +96,34 @@ class PlivoMediaUploadOperator(BaseOperator):
             self.log.info("Airflow before 3.3 has no task state store: a retry uploads the whole batch again")
             records = self.hook.upload_media(files)
         else:
-            ledger = UploadLedger(store)
+            ledger = UploadLedger(store, files)
             records = self.hook.upload_media(
-                files, already_uploaded=ledger.reusable(files), on_chunk_uploaded=ledger.add
+                files, already_uploaded=ledger.reusable(), on_chunk_uploaded=ledger.add
             )
+        self._uploaded = (files, records)
         context["ti"].xcom_push(key="media", value=records)
         return [record["media_id"] for record in records]
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Lineage for the OpenLineage provider, when installed: the files read are the inputs,
+        the Plivo media created are the outputs."""
+        from airflow.providers.openlineage.extractors import OperatorLineage
+        from openlineage.client.event_v2 import Dataset
+
+        files, records = self._uploaded
+        plivo = urlsplit(self.hook.base_url).netloc
+        return OperatorLineage(
+            inputs=[Dataset(namespace=namespace, name=name) for namespace, name in map(_dataset_of, files)],
+            outputs=[
+                Dataset(namespace=f"plivo://{plivo}", name=f"{self.hook.auth_id}/Media/{record['media_id']}")
+                for record in records
+            ],
+        )
+
+
+def _dataset_of(file: MediaFile) -> tuple[str, str]:
+    """OpenLineage's (namespace, name) for a file: ``file`` and its path, or the store and key."""
+    parts = urlsplit(file.source)
+    if file.is_local:
+        return "file", os.path.abspath(unquote(parts.path) if parts.scheme == "file" else file.source)
+    return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/")
