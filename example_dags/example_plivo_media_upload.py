@@ -1,8 +1,10 @@
 """Daily MMS media upload: send the day's images to Plivo and hand their media IDs on.
 
-The batch is whatever sits in the media folder when the run starts (``PLIVO_MEDIA_DIR``,
-by default the sample images beside this file). Plivo deletes media no message used within
-6 hours, so the tasks that send the MMS belong in the same run.
+The batch is whatever the glob matches when the run starts (``PLIVO_MEDIA_DIR``, by default
+the sample images beside this file). In production, point it at the day's drop, e.g.
+``/data/mms/{{ ds }}/*.jpg`` or ``s3://my-bucket/mms/{{ ds }}/*`` (any Airflow object
+storage). Plivo deletes media no message used within 6 hours, so the tasks that send the MMS
+belong in the same run.
 """
 
 from __future__ import annotations
@@ -25,13 +27,7 @@ with DAG(
     tags=["plivo", "example"],
     doc_md=__doc__,
 ) as dag:
-
-    @task
-    def todays_media(media_dir: str = MEDIA_DIR) -> list[str]:
-        """List the batch at run time, not at parse time: DAG files are parsed again and again."""
-        return sorted(str(p) for p in Path(media_dir).iterdir() if p.is_file())
-
-    upload = PlivoMediaUploadOperator(task_id="upload_media", files=todays_media())
+    upload = PlivoMediaUploadOperator(task_id="upload_media", files=f"{MEDIA_DIR}/*")
 
     @task
     def use_media_ids(media_ids: list[str]) -> int:
