@@ -254,16 +254,15 @@ class PlivoHook(BaseHook):
                 "Reusing %d media uploaded by an earlier try; %d files left", len(records), len(pending)
             )
         chunks = [pending[i : i + self.chunk_size] for i in range(0, len(pending), self.chunk_size)]
+        failures: dict[str, str] = {}
         if chunks:
             # Resolve the connection here, on the task's thread: Airflow serves connections to a
             # task through a channel its worker threads cannot use, and a bad connection is one
             # error, not one per chunk.
             _ = self.session
-        started = time.monotonic()
-        retries: list[str] = []
-        failures: dict[str, str] = {}
-        refused = threading.Event()
-        if chunks:
+            started = time.monotonic()
+            retries: list[str] = []
+            refused = threading.Event()
             workers = min(self.max_concurrency, len(chunks))
             self.log.info(
                 "Uploading %d media files to Plivo in %d request%s of up to %d files, %d at a time",
