@@ -187,7 +187,7 @@ def _glob(pattern: str) -> list[MediaFile]:
     store = ObjectStoragePath(pattern)
     matches = sorted(store.fs.glob(store.path, detail=True).items())
     return [
-        MediaFile(f"{scheme}://{path}", remote=ObjectStoragePath(f"{scheme}://{path}"))
+        MediaFile(f"{scheme}://{path}", remote=ObjectStoragePath(f"{scheme}://{path}", conn_id=store.conn_id))
         for path, meta in matches
         if meta.get("type") == "file"
     ]
