@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_plivo.exceptions import PlivoMediaValidationError
 from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
+from airflow_provider_plivo.sources import media_file
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -62,8 +63,14 @@ def media_file_problem(file: MediaFile, *, max_file_size: int = MAX_MEDIA_FILE_S
     return None
 
 
-def validate_media_files(files: Sequence[MediaFile], *, max_file_size: int = MAX_MEDIA_FILE_SIZE) -> None:
-    """Raise one :class:`PlivoMediaValidationError` naming every file that cannot be uploaded."""
-    problems = [p for p in (media_file_problem(file, max_file_size=max_file_size) for file in files) if p]
+def validate_media_files(
+    files: Sequence[str | os.PathLike[str] | MediaFile], *, max_file_size: int = MAX_MEDIA_FILE_SIZE
+) -> None:
+    """Raise one :class:`PlivoMediaValidationError` naming every file that cannot be uploaded.
+
+    ``files`` are paths, URIs or :class:`~airflow_provider_plivo.sources.MediaFile` objects.
+    """
+    checked = [media_file(file) for file in files]
+    problems = [p for p in (media_file_problem(file, max_file_size=max_file_size) for file in checked) if p]
     if problems:
         raise PlivoMediaValidationError(problems)
