@@ -185,9 +185,11 @@ def _glob(pattern: str) -> list[MediaFile]:
     from airflow.sdk import ObjectStoragePath
 
     store = ObjectStoragePath(pattern)
+    # Airflow 3.2+ exposes the connection as conn_id; 3.1 keeps it in storage_options.
+    conn_id = getattr(store, "conn_id", None) or store.storage_options.get("conn_id")
     matches = sorted(store.fs.glob(store.path, detail=True).items())
     return [
-        MediaFile(f"{scheme}://{path}", remote=ObjectStoragePath(f"{scheme}://{path}", conn_id=store.conn_id))
+        MediaFile(f"{scheme}://{path}", remote=ObjectStoragePath(f"{scheme}://{path}", conn_id=conn_id))
         for path, meta in matches
         if meta.get("type") == "file"
     ]

@@ -2,6 +2,9 @@
 # Usage: scripts/setup-venv.sh AIRFLOW_VERSION
 # Create (or reuse) .venv/airflow-VERSION with that Airflow, the test and dev tools, and this
 # package built from the working tree and installed non-editable. Prints the venv's path.
+# constraints/airflow-VERSION.txt pins every dependency to a set that passed the tests, as
+# Airflow's own constraint files do: installs are repeatable and pip does not backtrack.
+# Refresh one with: .venv/airflow-VERSION/bin/pip freeze --exclude airflow-provider-plivo
 set -euo pipefail
 cd "$(dirname "$0")/.."
 version=${1:?usage: scripts/setup-venv.sh AIRFLOW_VERSION}
@@ -12,7 +15,8 @@ if [ ! -x "$venv/bin/python" ]; then
     "${PYTHON:-python3}" -m venv "$venv"
 fi
 {
-    "$venv/bin/pip" install --disable-pip-version-check "apache-airflow==$version" ".[test,dev]" &&
+    "$venv/bin/pip" install --disable-pip-version-check -c "constraints/airflow-$version.txt" \
+        "apache-airflow==$version" ".[test,dev]" &&
     "$venv/bin/pip" install --disable-pip-version-check --force-reinstall --no-deps .
 } >"$log" 2>&1 || { grep -v '^WARNING: Location' "$log" | tail -40 >&2; echo "install failed: $log" >&2; exit 1; }
 echo "$venv"
