@@ -133,6 +133,8 @@ def test_cli_serves_until_terminated(tmp_path):
         first = requests.post(api, files=[("file", ("a.png", b"x", "image/png"))], auth=auth, timeout=5)
         second = requests.post(api, files=[("file", ("a.png", b"x", "image/png"))], auth=auth, timeout=5)
         assert (first.status_code, second.status_code) == (503, 200)
+        stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
+        assert (stats["requests"], stats["statuses"], stats["media"]) == (2, {"503": 1, "200": 1}, 1)
     finally:
         process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 10

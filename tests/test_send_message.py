@@ -44,6 +44,14 @@ def test_one_request_carries_every_number_and_every_media_id(plivo_sandbox, make
     assert {plivo_sandbox.messages[u].to_number for u in uuids} == set(DST)
 
 
+def test_numbers_joined_with_the_separator_are_split_wherever_they_come(plivo_sandbox):
+    uuids = hook().send_message(src=SRC, dst=["+14155550101<+14155550102", "+14155550103"], text="hi")
+
+    assert len(uuids) == 3
+    (request,) = [r for r in plivo_sandbox.requests if r.path.endswith("/Message/")]
+    assert request.json["dst"] == "+14155550101<+14155550102<+14155550103"
+
+
 def test_messages_move_from_queued_to_delivered(plivo_sandbox):
     (uuid,) = hook().send_message(src=SRC, dst="+14155550101", text="hi")
 

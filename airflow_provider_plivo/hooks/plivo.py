@@ -430,7 +430,7 @@ class PlivoHook(BaseHook):
         :raises PlivoMessageValidationError: naming every problem; nothing was sent.
         :raises PlivoUnknownMediaError: Plivo does not know a media ID (expired after 6 hours?).
         """
-        numbers = dst.split(DST_SEPARATOR) if isinstance(dst, str) else list(dst)
+        numbers = [n for d in ([dst] if isinstance(dst, str) else dst) for n in d.split(DST_SEPARATOR)]
         payload = message_payload(
             src=src,
             dst=numbers,

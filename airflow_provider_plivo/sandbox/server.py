@@ -27,6 +27,7 @@ import struct
 import sys
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -533,9 +534,7 @@ class PlivoSandbox:
     def _stats(self, call: _Call) -> _Response:
         """Counts for clients in other processes (``plivo-sandbox``): not part of Plivo's API."""
         requests = [r for r in self.requests if r.path.startswith("/v1/")]
-        statuses: dict[str, int] = {}
-        for request in requests:
-            statuses[str(request.status)] = statuses.get(str(request.status), 0) + 1
+        statuses = Counter(str(request.status) for request in requests)
         return _json(
             200,
             {
