@@ -1,4 +1,5 @@
-"""A sliding-window request limiter, shared by every thread of one hook (and by the sandbox).
+"""Sliding-window request limits: the client's (shared by every thread of one hook) and the
+sandbox's (which answers 429 beyond it, as Plivo does).
 
 Plivo allows 300 API requests per 5 seconds per account and answers 429 beyond. Spacing our
 own requests under that bound means a task never provokes a 429 on its own; a 429 that still
@@ -10,44 +11,65 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
-CLIENT_JITTER_SLACK = 0.1
-"""Seconds clients add to Plivo's window, so that jitter between our send times and Plivo's
-arrival times (thread scheduling, the network) cannot push one request too many into a window."""
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 class RateLimiter:
     """
-    At most ``max_requests`` may start in any ``period`` (plus ``slack``) seconds.
+    At most ``max_requests`` in any ``period`` seconds.
 
     :param max_requests: requests allowed per window.
     :param period: the window, in seconds.
-    :param slack: seconds added to the window (see :data:`CLIENT_JITTER_SLACK`).
     """
 
-    def __init__(self, max_requests: int, period: float, *, slack: float = 0.0) -> None:
+    def __init__(self, max_requests: int, period: float) -> None:
         if max_requests < 1 or period <= 0:
             raise ValueError(
-                f"a rate limit needs at least 1 request per period > 0, got {max_requests}/{period}"
+                f"a rate limit needs 1 or more requests per period > 0, got {max_requests}/{period}"
             )
         self.max_requests = max_requests
-        self.period = period + slack
-        self._started: deque[float] = deque()
-        self._lock = threading.Lock()
+        self.period = period
+        self._times: deque[float] = deque()
+        """When each counted request happened, oldest first."""
+        self._in_flight = 0
+        self._changed = threading.Condition()
 
     def try_acquire(self) -> float:
-        """Count one request if it fits in the window now and return 0.0; otherwise count
-        nothing and return the seconds until it would fit."""
-        with self._lock:
+        """Count one request arriving now if it fits and return 0.0; otherwise count nothing and
+        return the seconds until it would fit. (The server's view: it sees arrivals.)"""
+        with self._changed:
             now = time.monotonic()
-            while self._started and self._started[0] <= now - self.period:
-                self._started.popleft()
-            if len(self._started) < self.max_requests:
-                self._started.append(now)
+            self._expire(now)
+            if len(self._times) < self.max_requests:
+                self._times.append(now)
                 return 0.0
-            return self._started[0] + self.period - now
+            return self._times[0] + self.period - now
 
-    def acquire(self) -> None:
-        """Wait until one more request fits in the window, then count it."""
-        while (delay := self.try_acquire()) > 0:
-            time.sleep(delay)
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one request's place from before it is sent until it is answered (or fails), and
+        date it by that moment. Plivo saw it no later than that, so by Plivo's clock the window
+        never holds more than ``max_requests``, however late the request went out."""
+        with self._changed:
+            while True:
+                now = time.monotonic()
+                self._expire(now)
+                if len(self._times) + self._in_flight < self.max_requests:
+                    self._in_flight += 1
+                    break
+                self._changed.wait(self._times[0] + self.period - now if self._times else None)
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._in_flight -= 1
+                self._times.append(time.monotonic())
+                self._changed.notify_all()
+
+    def _expire(self, now: float) -> None:
+        while self._times and self._times[0] <= now - self.period:
+            self._times.popleft()

@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections import Counter
+from contextlib import nullcontext
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -39,7 +40,7 @@ from airflow_provider_plivo.limits import (
 )
 from airflow_provider_plivo.media import media_content_type, validate_media_files
 from airflow_provider_plivo.messages import DST_SEPARATOR, DeliveryOutcome, delivery_outcome, message_payload
-from airflow_provider_plivo.ratelimit import CLIENT_JITTER_SLACK, RateLimiter
+from airflow_provider_plivo.ratelimit import RateLimiter
 from airflow_provider_plivo.sources import MediaFile, media_file
 
 if TYPE_CHECKING:
@@ -134,9 +135,7 @@ class PlivoHook(BaseHook):
         self.retry_wait_initial = retry_wait_initial
         self.retry_wait_max = retry_wait_max
         self.max_concurrency = max_concurrency
-        self._rate_limiter = (
-            RateLimiter(rate_limit, rate_limit_period, slack=CLIENT_JITTER_SLACK) if rate_limit else None
-        )
+        self._rate_limiter = RateLimiter(rate_limit, rate_limit_period) if rate_limit else None
 
     # -- connection -------------------------------------------------------------------------
 
@@ -508,10 +507,11 @@ class PlivoHook(BaseHook):
 
         endpoint = f"{method} {path}"
         timeout = self._account.timeout
-        if self._rate_limiter is not None:
-            self._rate_limiter.acquire()
         try:
-            response = self.session.request(method, self._account.api_root + path, timeout=timeout, **kwargs)
+            with self._rate_limiter.slot() if self._rate_limiter else nullcontext():
+                response = self.session.request(
+                    method, self._account.api_root + path, timeout=timeout, **kwargs
+                )
         except requests.ConnectTimeout as err:
             raise PlivoConnectionError(
                 f"{endpoint}: could not connect to {self._account.base_url} within {timeout:g} s",
