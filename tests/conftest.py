@@ -79,3 +79,19 @@ def plivo_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         monkeypatch.setenv("AIRFLOW_CONN_PLIVO_DEFAULT", json.dumps(conn))
 
     return point
+
+
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def report_figure() -> Callable[[str], None]:
+    """Record a measured figure; all of them are printed at the end of the run, even when passing."""
+    return _FIGURES.append
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _FIGURES:
+        terminalreporter.section("fault-injection figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)
