@@ -10,7 +10,7 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeGuard, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from airflow_provider_plivo.exceptions import PlivoError
@@ -118,11 +118,21 @@ class _SizedStream:
         self._raw.close()
 
 
+def _is_object_storage_path(value: Any) -> bool:
+    """An ObjectStoragePath (or another universal path): it knows its protocol, and must not be
+    turned into a string, which would lose its connection."""
+    return hasattr(value, "protocol")
+
+
+def _names_a_local_path(value: Any) -> TypeGuard[str | os.PathLike[str]]:
+    return isinstance(value, (str, os.PathLike)) and not _is_object_storage_path(value)
+
+
 def media_file(entry: str | os.PathLike[str] | ObjectStoragePath | MediaFile) -> MediaFile:
     """One file from a path, a ``file://`` URI, an object storage URI or an ObjectStoragePath."""
     if isinstance(entry, MediaFile):
         return entry
-    if not isinstance(entry, (str, os.PathLike)) or hasattr(entry, "protocol"):
+    if not _names_a_local_path(entry):
         return MediaFile(str(entry), remote=entry)  # type: ignore[arg-type]
     source = os.fspath(entry)
     scheme = urlsplit(source).scheme if "://" in source else ""
@@ -139,11 +149,12 @@ def media_entries(value: Any) -> list[Any]:
     """A rendered ``files`` argument as a list: ObjectStoragePath objects kept, the rest as strings."""
     from airflow_provider_plivo.templating import string_list
 
-    if hasattr(value, "protocol"):
+    if _is_object_storage_path(value):
         return [value]
-    if isinstance(value, (list, tuple)) and any(hasattr(item, "protocol") for item in value):
+    if isinstance(value, (list, tuple)) and any(_is_object_storage_path(item) for item in value):
         return [
-            item if hasattr(item, "protocol") else string_list(item, argument="files")[0] for item in value
+            item if _is_object_storage_path(item) else string_list(item, argument="files")[0]
+            for item in value
         ]
     return string_list(value, argument="files")
 
@@ -160,11 +171,7 @@ def expand_media_entries(
     """
     files: list[MediaFile] = []
     for entry in entries:
-        source = (
-            os.fspath(entry)
-            if isinstance(entry, (str, os.PathLike)) and not hasattr(entry, "protocol")
-            else ""
-        )
+        source = os.fspath(entry) if _names_a_local_path(entry) else ""
         if not source or not any(magic in source for magic in _GLOB_MAGIC):
             files.append(media_file(entry))
             continue
