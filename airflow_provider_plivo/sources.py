@@ -147,7 +147,7 @@ def media_file(entry: str | os.PathLike[str] | ObjectStoragePath | MediaFile) ->
 
 def media_entries(value: Any) -> list[Any]:
     """A rendered ``files`` argument as a list: ObjectStoragePath objects kept, the rest as strings."""
-    from airflow_provider_plivo.templating import string_list
+    from airflow_provider_plivo.utils.templating import string_list
 
     if _is_object_storage_path(value):
         return [value]
@@ -191,9 +191,10 @@ def _glob(pattern: str) -> list[MediaFile]:
         return [MediaFile(f"file://{p}", local_path=p) for p in sorted(glob.glob(local)) if os.path.isfile(p)]
     from airflow.sdk import ObjectStoragePath
 
+    from airflow_provider_plivo.version_compat import object_storage_conn_id
+
     store = ObjectStoragePath(pattern)
-    # Airflow 3.2+ exposes the connection as conn_id; 3.1 keeps it in storage_options.
-    conn_id = getattr(store, "conn_id", None) or store.storage_options.get("conn_id")
+    conn_id = object_storage_conn_id(store)
     matches = sorted(store.fs.glob(store.path, detail=True).items())
     return [
         MediaFile(f"{scheme}://{path}", remote=ObjectStoragePath(f"{scheme}://{path}", conn_id=conn_id))

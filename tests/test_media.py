@@ -8,7 +8,7 @@ import pytest
 
 from airflow_provider_plivo.exceptions import PlivoMediaValidationError
 from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
-from airflow_provider_plivo.media import media_content_type, validate_media_files
+from airflow_provider_plivo.utils.media_rules import media_content_type, validate_media_files
 
 
 @pytest.mark.parametrize(

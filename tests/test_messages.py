@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
-from airflow_provider_plivo.messages import delivery_outcome, message_payload
+from airflow_provider_plivo.utils.message_rules import delivery_outcome, message_payload
 
 
 def payload(**overrides):

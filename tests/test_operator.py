@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_plivo.operators.media import PlivoMediaUploadOperator
-from airflow_provider_plivo.templating import string_list
+from airflow_provider_plivo.utils.templating import string_list
 
 
 @pytest.mark.parametrize(

@@ -38,10 +38,15 @@ from airflow_provider_plivo.limits import (
     MAX_MEDIA_FILE_SIZE,
     MEDIA_PAGE_SIZE,
 )
-from airflow_provider_plivo.media import media_content_type, validate_media_files
-from airflow_provider_plivo.messages import DST_SEPARATOR, DeliveryOutcome, delivery_outcome, message_payload
-from airflow_provider_plivo.ratelimit import RateLimiter
 from airflow_provider_plivo.sources import MediaFile, media_file
+from airflow_provider_plivo.utils.media_rules import media_content_type, validate_media_files
+from airflow_provider_plivo.utils.message_rules import (
+    DST_SEPARATOR,
+    DeliveryOutcome,
+    delivery_outcome,
+    message_payload,
+)
+from airflow_provider_plivo.utils.rate_limit import RateLimiter
 
 if TYPE_CHECKING:
     import os

@@ -11,8 +11,9 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_plivo.hooks.plivo import DEFAULT_MAX_CONCURRENCY, PlivoHook
 from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
-from airflow_provider_plivo.resume import UploadLedger
 from airflow_provider_plivo.sources import MediaFile, expand_media_entries, media_entries
+from airflow_provider_plivo.utils.upload_ledger import UploadLedger
+from airflow_provider_plivo.version_compat import task_state_store
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -91,7 +92,7 @@ class PlivoMediaUploadOperator(BaseOperator):
         if not files:
             self.log.info("No media files in this batch; nothing to upload")
             return []
-        store = context.get("task_state_store")
+        store = task_state_store(context)
         if store is None:
             self.log.info("Airflow before 3.3 has no task state store: a retry uploads the whole batch again")
             records = self.hook.upload_media(files)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseOperator
 
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.templating import string_list
+from airflow_provider_plivo.utils.templating import string_list
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

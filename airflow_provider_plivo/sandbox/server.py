@@ -43,8 +43,8 @@ from airflow_provider_plivo.limits import (
     MEDIA_EXPIRY_HOURS,
     MEDIA_PAGE_SIZE,
 )
-from airflow_provider_plivo.ratelimit import RateLimiter
 from airflow_provider_plivo.sandbox.faults import MESSAGE_FAULT_KINDS, FaultPlan
+from airflow_provider_plivo.utils.rate_limit import RateLimiter
 
 SANDBOX_AUTH_ID = "MASANDBOX00000000000"
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"

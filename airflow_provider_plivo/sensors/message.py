@@ -9,12 +9,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.templating import string_list
-
-try:
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # Airflow 3.1 has it only in airflow.exceptions (deprecated there from 3.2)
-    from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
+from airflow_provider_plivo.utils.templating import string_list
+from airflow_provider_plivo.version_compat import AirflowFailException
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
