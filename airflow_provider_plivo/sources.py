@@ -213,3 +213,16 @@ def media_batches(files: Sequence[T], batch_size: int) -> list[list[T]]:
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     return [list(files[i : i + batch_size]) for i in range(0, len(files), batch_size)]
+
+
+def media_files(
+    value: str
+    | os.PathLike[str]
+    | ObjectStoragePath
+    | Sequence[str | os.PathLike[str] | ObjectStoragePath | MediaFile],
+) -> list[MediaFile]:
+    """The files a hook caller named: one path, URI or ObjectStoragePath is a list of one (never
+    of characters), a sequence is its items."""
+    if isinstance(value, (str, os.PathLike)) or _is_object_storage_path(value):
+        return [media_file(value)]  # type: ignore[arg-type]
+    return [media_file(entry) for entry in value]  # type: ignore[union-attr]

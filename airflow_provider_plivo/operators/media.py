@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
+    from airflow_provider_plivo.records import MediaRecord
+
 
 class PlivoMediaUploadOperator(BaseOperator):
     """
@@ -71,7 +73,7 @@ class PlivoMediaUploadOperator(BaseOperator):
         self.max_file_size = max_file_size
         self.max_concurrency = max_concurrency
         self.hook_params = hook_params or {}
-        self._uploaded: tuple[list[MediaFile], list[dict[str, Any]]] = ([], [])
+        self._uploaded: tuple[list[MediaFile], list[MediaRecord]] = ([], [])
 
     @cached_property
     def hook(self) -> PlivoHook:
@@ -95,10 +97,10 @@ class PlivoMediaUploadOperator(BaseOperator):
         store = task_state_store(context)
         if store is None:
             self.log.info("Airflow before 3.3 has no task state store: a retry uploads the whole batch again")
-            records = self.hook.upload_media(files)
+            records = self.hook.uploader.upload(files)
         else:
             ledger = UploadLedger(store, files)
-            records = self.hook.upload_media(
+            records = self.hook.uploader.upload(
                 files, already_uploaded=ledger.reusable(), on_chunk_uploaded=ledger.add
             )
         self._uploaded = (files, records)

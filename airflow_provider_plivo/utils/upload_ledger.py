@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_plivo.limits import MEDIA_EXPIRY_HOURS
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Sequence
 
+    from airflow_provider_plivo.records import MediaRecord
     from airflow_provider_plivo.sources import MediaFile
 
 RESUME_RETENTION = timedelta(hours=MEDIA_EXPIRY_HOURS - 1)
@@ -39,9 +40,9 @@ class UploadLedger:
         self._files = {file.source: file for file in files}
         self._chunks = int(store.get(_COUNT_KEY, 0) or 0)
 
-    def reusable(self) -> dict[str, dict[str, Any]]:
+    def reusable(self) -> dict[str, MediaRecord]:
         """Records of earlier tries for this batch's files that have not changed since."""
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, MediaRecord] = {}
         for number in range(1, self._chunks + 1):
             for entry in self._store.get(_CHUNK_KEY.format(number), []) or []:
                 record = entry["record"]
@@ -50,7 +51,7 @@ class UploadLedger:
                     found[record["file"]] = record
         return found
 
-    def add(self, records: Sequence[Mapping[str, Any]]) -> None:
+    def add(self, records: Sequence[MediaRecord]) -> None:
         """Keep one finished chunk's records for later tries."""
         entries = [{"fingerprint": _fingerprint(self._files[r["file"]]), "record": dict(r)} for r in records]
         self._chunks += 1

@@ -1,0 +1,239 @@
+"""Uploading a batch of media files: validation, chunks of at most 10, concurrent requests, the
+files Plivo reports as failed inside a 200, one record per file, and the hooks a resumable task
+needs (records reused from an earlier try; each finished chunk reported as soon as it is done).
+
+It talks to Plivo through a :class:`~airflow_provider_plivo.client.PlivoClient` only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from contextlib import ExitStack, closing
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_plivo.client import count_reasons, excerpt
+from airflow_provider_plivo.exceptions import (
+    PlivoAuthenticationError,
+    PlivoError,
+    PlivoMediaObjectError,
+    PlivoMediaUploadError,
+    PlivoResponseError,
+)
+from airflow_provider_plivo.utils.media_rules import media_content_type, validate_media_files
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from airflow_provider_plivo.client import Log, PlivoClient
+    from airflow_provider_plivo.records import MediaRecord
+    from airflow_provider_plivo.sources import MediaFile
+
+__all__ = ["MediaUploader"]
+
+
+class MediaUploader:
+    """
+    Uploads media files through ``client``, ``chunk_size`` per request and ``max_concurrency``
+    requests at a time.
+
+    :param client: the account to upload to.
+    :param chunk_size: files per request, 1 to 10.
+    :param max_file_size: largest file accepted, in bytes.
+    :param max_concurrency: requests in flight at once.
+    :param log: where progress and the summary are reported.
+    """
+
+    def __init__(
+        self,
+        client: PlivoClient,
+        *,
+        chunk_size: int,
+        max_file_size: int,
+        max_concurrency: int,
+        log: Log,
+    ) -> None:
+        self.client = client
+        self.chunk_size = chunk_size
+        self.max_file_size = max_file_size
+        self.max_concurrency = max_concurrency
+        self.log = log
+
+    def upload(
+        self,
+        media: Sequence[MediaFile],
+        *,
+        already_uploaded: Mapping[str, MediaRecord] | None = None,
+        on_chunk_uploaded: Callable[[list[MediaRecord]], None] | None = None,
+    ) -> list[MediaRecord]:
+        """Validate every file, upload those not ``already_uploaded``; one record per input file,
+        in input order (a file listed twice is uploaded once). See :meth:`PlivoHook.upload_media`."""
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        paths = [file.source for file in media]
+        by_source = {file.source: file for file in reversed(media)}
+        unique = list(dict.fromkeys(paths))
+        validate_media_files([by_source[path] for path in unique], max_file_size=self.max_file_size)
+        reused = already_uploaded or {}
+        records: dict[str, MediaRecord] = {path: reused[path] for path in unique if path in reused}
+        pending = [by_source[path] for path in unique if path not in records]
+        if records:
+            self.log.info(
+                "Reusing %d media uploaded by an earlier try; %d files left", len(records), len(pending)
+            )
+        chunks = [pending[i : i + self.chunk_size] for i in range(0, len(pending), self.chunk_size)]
+        failures: dict[str, str] = {}
+        if chunks:
+            # Open the session here, on the caller's thread: Airflow serves connections to a task
+            # through a channel its worker threads cannot use, and a bad connection is one error,
+            # not one per chunk.
+            _ = self.client.session
+            started = time.monotonic()
+            retries: list[str] = []
+            refused = threading.Event()
+            workers = min(self.max_concurrency, len(chunks))
+            self.log.info(
+                "Uploading %s to Plivo in %s of up to %d files, %d at a time",
+                _count(len(pending), "media file"),
+                _count(len(chunks), "request"),
+                self.chunk_size,
+                workers,
+            )
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plivo-upload") as pool:
+                futures = {
+                    pool.submit(
+                        self._upload_chunk,
+                        chunk,
+                        label=f"upload of chunk {n}/{len(chunks)}",
+                        retries=retries,
+                        refused=refused,
+                    ): n
+                    for n, chunk in enumerate(chunks, start=1)
+                }
+                try:
+                    for done, future in enumerate(as_completed(futures), start=1):
+                        uploaded, failed = future.result()
+                        records.update(uploaded)
+                        failures.update(failed)
+                        if uploaded and on_chunk_uploaded is not None:
+                            on_chunk_uploaded(list(uploaded.values()))
+                        self.log.info(
+                            "Chunk %d/%d done (%d of %d): %s uploaded%s; %d/%d files done",
+                            futures[future],
+                            len(chunks),
+                            done,
+                            len(chunks),
+                            _count(len(uploaded), "file"),
+                            f", {len(failed)} failed" if failed else "",
+                            len(records),
+                            len(unique),
+                        )
+                except BaseException:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+            self.log.info(
+                "Uploaded %d of %s in %.1f s with %s%s",
+                len(records),
+                _count(len(unique), "media file"),
+                time.monotonic() - started,
+                _count(len(retries), "retry", "retries"),
+                f" ({count_reasons(retries)})" if retries else "",
+            )
+        if failures:
+            raise PlivoMediaUploadError(failures, uploaded=[records[p] for p in paths if p in records])
+        return [{**records[path], "file": path} for path in paths]
+
+    def _upload_chunk(
+        self, chunk: list[MediaFile], *, label: str, retries: list[str], refused: threading.Event
+    ) -> tuple[dict[str, MediaRecord], dict[str, str]]:
+        """Upload one chunk, retrying only its files still missing; return (records, failures).
+
+        ``refused`` is set when Plivo refuses the credentials, so that no later chunk starts.
+        """
+        uploaded: dict[str, MediaRecord] = {}
+        if refused.is_set():
+            return uploaded, dict.fromkeys(
+                (f.source for f in chunk), "not sent: Plivo refused the credentials"
+            )
+
+        def attempt() -> None:
+            remaining = [file for file in chunk if file.source not in uploaded]
+            objects = self._post_media(remaining)
+            failed: dict[str, str] = {}
+            for file, obj in zip(remaining, objects, strict=True):
+                if obj.get("status", "success") == "success" and obj.get("media_id"):
+                    uploaded[file.source] = media_record(file.source, obj, file_name=file.name)
+                else:
+                    failed[file.source] = _object_failure(obj)
+            if failed:
+                raise PlivoMediaObjectError(failed)
+
+        try:
+            self.client.retrying(attempt, what=label, retries=retries)
+        except PlivoAuthenticationError:
+            refused.set()
+            raise
+        except PlivoMediaObjectError as err:
+            return uploaded, err.failures
+        except PlivoError as err:
+            return uploaded, {f.source: str(err) for f in chunk if f.source not in uploaded}
+        return uploaded, {}
+
+    def _post_media(self, files: list[MediaFile]) -> list[dict[str, Any]]:
+        """One upload attempt for ``files`` (no retry); return Plivo's objects, one per file, in order.
+
+        The body is streamed from the open files with a Content-Length, so memory does not grow
+        with file size times concurrency; the files close as soon as the request is answered.
+        """
+        from requests_toolbelt import MultipartEncoder
+
+        with ExitStack() as stack:
+            body = MultipartEncoder(
+                fields=[
+                    (
+                        "file",
+                        (file.name, stack.enter_context(closing(file.open())), media_content_type(file.name)),
+                    )
+                    for file in files
+                ]
+            )
+            answer = self.client.request(
+                "POST", "Media/", data=body, headers={"Content-Type": body.content_type}
+            )
+        objects = answer.get("objects")
+        if not isinstance(objects, list) or len(objects) != len(files):
+            count = len(objects) if isinstance(objects, list) else "no"
+            raise PlivoResponseError(
+                f"Plivo answered an upload of {len(files)} files with {count} media objects: "
+                f"{excerpt(json.dumps(answer))}"
+            )
+        return objects
+
+
+def media_record(file: str, obj: Mapping[str, Any], *, file_name: str | None = None) -> MediaRecord:
+    """Our record of one media object Plivo returned (``media_url`` whether Plivo said ``media_url``
+    or ``url``)."""
+    name = obj.get("file_name") or file_name or ""
+    return {
+        "file": file,
+        "media_id": obj["media_id"],
+        "media_url": obj.get("media_url") or obj.get("url"),
+        "content_type": obj.get("content_type") or media_content_type(name),
+        "size": obj.get("size"),
+        "upload_time": obj.get("upload_time"),
+        "file_name": name,
+    }
+
+
+def _object_failure(obj: Mapping[str, Any]) -> str:
+    message = obj.get("error_message") or obj.get("error") or "no reason given"
+    code = obj.get("error_code") or obj.get("status_code")
+    return (
+        f"Plivo reported status {obj.get('status')!r}" + (f" (code {code})" if code else "") + f": {message}"
+    )
+
+
+def _count(number: int, singular: str, plural: str | None = None) -> str:
+    """``"1 file"``, ``"3 files"``."""
+    return f"{number} {singular if number == 1 else plural or singular + 's'}"
