@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 from airflow_provider_plivo.exceptions import PlivoError
 
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "PlivoAccount"]
+
 DEFAULT_BASE_URL = "https://api.plivo.com"
 DEFAULT_TIMEOUT = 30.0
 """Seconds any one request may take when the connection's extra sets no ``timeout``."""

@@ -13,6 +13,22 @@ from airflow_provider_plivo.limits import MEDIA_EXPIRY_HOURS
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+__all__ = [
+    "PlivoAPIError",
+    "PlivoAuthenticationError",
+    "PlivoConnectionError",
+    "PlivoError",
+    "PlivoMediaObjectError",
+    "PlivoMediaUploadError",
+    "PlivoMediaValidationError",
+    "PlivoMessageValidationError",
+    "PlivoResponseError",
+    "PlivoRetryableAPIError",
+    "PlivoTransientError",
+    "PlivoUnknownMediaError",
+    "PlivoValidationError",
+]
+
 
 class PlivoError(Exception):
     """Base class of every error this provider raises."""

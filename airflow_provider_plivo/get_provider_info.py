@@ -7,6 +7,8 @@ from typing import Any
 from airflow_provider_plivo import __version__
 from airflow_provider_plivo.connection import DEFAULT_TIMEOUT
 
+__all__ = ["get_provider_info"]
+
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port", "extra"],
     "relabeling": {"login": "Auth ID", "password": "Auth Token", "host": "API base URL"},

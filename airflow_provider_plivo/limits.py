@@ -1,5 +1,16 @@
 """Plivo's documented limits, in one place for the client, the validators and the sandbox."""
 
+__all__ = [
+    "ACCOUNT_RATE_LIMIT",
+    "ACCOUNT_RATE_LIMIT_PERIOD",
+    "MAX_FILES_PER_UPLOAD",
+    "MAX_MEDIA_FILE_SIZE",
+    "MAX_MEDIA_PER_MESSAGE",
+    "MAX_TEXT_LENGTH",
+    "MEDIA_EXPIRY_HOURS",
+    "MEDIA_PAGE_SIZE",
+]
+
 MAX_FILES_PER_UPLOAD = 10
 """Files in one ``POST Media/`` request."""
 

@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from airflow.sdk import Context, ObjectStoragePath
 
 try:
+    from airflow.sdk.configuration import conf
+except ImportError:  # Airflow 3.1 reads configuration only through airflow.configuration
+    from airflow.configuration import conf
+
+try:
     from airflow.sdk.exceptions import AirflowFailException
 except ImportError:  # Airflow 3.1 has it only in airflow.exceptions (deprecated there from 3.2)
     from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
@@ -30,6 +35,7 @@ def object_storage_conn_id(path: ObjectStoragePath) -> str | None:
 
 __all__ = [
     "AirflowFailException",
+    "conf",
     "object_storage_conn_id",
     "task_state_store",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from airflow.sdk import BaseOperator
@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_plivo.records import MediaRecord
+
+__all__ = ["PlivoMediaUploadOperator"]
 
 
 class PlivoMediaUploadOperator(BaseOperator):
@@ -52,14 +54,18 @@ class PlivoMediaUploadOperator(BaseOperator):
         arguments, e.g. ``{"retry_attempts": 8}``.
     """
 
-    template_fields: Sequence[str] = ("files",)
+    template_fields: Sequence[str] = ("files", "plivo_conn_id")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"files": "json"}
+    # No template_ext: .txt and .csv are MMS media types, so a file named in ``files`` must be
+    # uploaded as it is, never read and rendered as a template.
+    template_ext: Sequence[str] = ()
     ui_color = "#e6f4ea"
 
     def __init__(
         self,
         *,
         files: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-        plivo_conn_id: str = "plivo_default",
+        plivo_conn_id: str = PlivoHook.default_conn_name,
         chunk_size: int = MAX_FILES_PER_UPLOAD,
         max_file_size: int = MAX_MEDIA_FILE_SIZE,
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
@@ -104,7 +110,8 @@ class PlivoMediaUploadOperator(BaseOperator):
                 files, already_uploaded=ledger.reusable(), on_chunk_uploaded=ledger.add
             )
         self._uploaded = (files, records)
-        context["ti"].xcom_push(key="media", value=records)
+        if self.do_xcom_push:
+            context["ti"].xcom_push(key="media", value=records)
         return [record["media_id"] for record in records]
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:

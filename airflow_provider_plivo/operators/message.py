@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
@@ -14,6 +14,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
+
+__all__ = ["PlivoSendMessageOperator"]
 
 
 class PlivoSendMessageOperator(BaseOperator):
@@ -39,7 +41,14 @@ class PlivoSendMessageOperator(BaseOperator):
     :param message_params: further Plivo message parameters (``url``, ``method``, ``log``...).
     """
 
-    template_fields: Sequence[str] = ("src", "dst", "text", "media_ids", "media_urls")
+    template_fields: Sequence[str] = ("src", "dst", "text", "media_ids", "media_urls", "plivo_conn_id")
+    template_fields_renderers: ClassVar[dict[str, str]] = {
+        "dst": "json",
+        "media_ids": "json",
+        "media_urls": "json",
+    }
+    # No template_ext: a text ending in .txt or .csv is a message, not a template file to read.
+    template_ext: Sequence[str] = ()
     ui_color = "#e8f0fe"
 
     def __init__(
@@ -51,7 +60,7 @@ class PlivoSendMessageOperator(BaseOperator):
         media_ids: str | Sequence[str] | None = None,
         media_urls: str | Sequence[str] | None = None,
         powerpack_uuid: str | None = None,
-        plivo_conn_id: str = "plivo_default",
+        plivo_conn_id: str = PlivoHook.default_conn_name,
         message_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:

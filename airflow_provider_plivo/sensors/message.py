@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.utils.templating import string_list
-from airflow_provider_plivo.version_compat import AirflowFailException
+from airflow_provider_plivo.version_compat import AirflowFailException, conf
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from airflow.sdk import Context
+
+__all__ = ["PlivoMessageSensor"]
 
 
 class PlivoMessageSensor(BaseSensorOperator):
@@ -33,20 +35,22 @@ class PlivoMessageSensor(BaseSensorOperator):
     :param success_states: states that count as done (Plivo's: ``delivered``; add ``sent`` for
         carriers that report no delivery).
     :param failure_states: states that fail the task at once.
-    :param deferrable: wait in the triggerer instead of a worker slot.
+    :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
+        ``[operators] default_deferrable``).
     """
 
-    template_fields: Sequence[str] = ("message_uuids",)
+    template_fields: Sequence[str] = ("message_uuids", "plivo_conn_id")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"message_uuids": "json"}
     ui_color = "#fef7e0"
 
     def __init__(
         self,
         *,
         message_uuids: str | Sequence[str],
-        plivo_conn_id: str = "plivo_default",
+        plivo_conn_id: str = PlivoHook.default_conn_name,
         success_states: Sequence[str] = ("delivered",),
         failure_states: Sequence[str] = ("failed", "undelivered", "rejected"),
-        deferrable: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

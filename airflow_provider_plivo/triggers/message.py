@@ -10,6 +10,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
+__all__ = ["PlivoMessageTrigger"]
+
 
 class PlivoMessageTrigger(BaseTrigger):
     """
