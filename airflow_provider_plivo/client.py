@@ -33,7 +33,7 @@ from airflow_provider_plivo.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator, Mapping
 
     import requests
     from tenacity import RetryCallState
@@ -140,6 +140,25 @@ class PlivoClient:
         return self.retrying(
             lambda: self.request(method, path, **kwargs), what=f"{method} {path}", should_retry=should_retry
         )
+
+    def iter_objects(
+        self, path: str, params: Mapping[str, Any], *, page_size: int
+    ) -> Iterator[dict[str, Any]]:
+        """Every object of a paged list (``GET Media/``, ``GET Message/``...), following ``meta``.
+
+        Stops at the last page (``meta.next`` empty), at an empty page, or once ``meta.total_count``
+        objects came: never loops forever on a server that keeps offering a next page.
+        """
+        offset = 0
+        while True:
+            page = self.call("GET", path, params={**params, "limit": page_size, "offset": offset})
+            objects = page.get("objects") or []
+            meta = page.get("meta") or {}
+            total = meta.get("total_count")
+            yield from objects
+            offset += len(objects)
+            if not objects or not meta.get("next") or (isinstance(total, int) and offset >= total):
+                return
 
     def request(
         self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any

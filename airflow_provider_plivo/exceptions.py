@@ -33,6 +33,12 @@ __all__ = [
 class PlivoError(Exception):
     """Base class of every error this provider raises."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Subclasses take keyword-only arguments, which pickle's default (cls(*args)) cannot
+        # replay; rebuild from the message and the attributes instead, so an error survives a
+        # process pool, multiprocessing or a result backend that pickles.
+        return _rebuild, (type(self), self.args, self.__dict__)
+
 
 class PlivoTransientError(PlivoError):
     """A failure worth retrying: the same request may well succeed later."""
@@ -144,13 +150,24 @@ class PlivoMediaUploadError(PlivoError):
     """Some files could not be uploaded; ``failures`` maps each to the reason.
 
     ``uploaded`` holds the records of the files that did upload, so the caller loses nothing.
+    ``retryable`` says whether a later try may succeed (some failures were transient).
     """
 
-    def __init__(self, failures: Mapping[str, str], uploaded: Sequence[Mapping[str, Any]]) -> None:
+    def __init__(
+        self, failures: Mapping[str, str], uploaded: Sequence[Mapping[str, Any]], *, retryable: bool = True
+    ) -> None:
         self.failures = dict(failures)
         self.uploaded = [dict(record) for record in uploaded]
+        self.retryable = retryable
         total = len(self.failures) + len(self.uploaded)
         super().__init__(
             f"Could not upload {len(self.failures)} of {total} media files to Plivo:\n"
             + "\n".join(f"  - {path}: {why}" for path, why in self.failures.items())
         )
+
+
+def _rebuild(cls: type[PlivoError], args: tuple[Any, ...], state: dict[str, Any]) -> PlivoError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err

@@ -6,9 +6,12 @@ __all__ = [
     "MAX_FILES_PER_UPLOAD",
     "MAX_MEDIA_FILE_SIZE",
     "MAX_MEDIA_PER_MESSAGE",
+    "MAX_NUMBERS_PER_MESSAGE",
     "MAX_TEXT_LENGTH",
     "MEDIA_EXPIRY_HOURS",
     "MEDIA_PAGE_SIZE",
+    "MESSAGE_PAGE_SIZE",
+    "NO_DELIVERY_REPORT_REGIONS",
 ]
 
 MAX_FILES_PER_UPLOAD = 10
@@ -24,11 +27,21 @@ MEDIA_EXPIRY_HOURS = 6
 MAX_MEDIA_PER_MESSAGE = 10
 """``media_ids`` and ``media_urls`` together in one message."""
 
+MAX_NUMBERS_PER_MESSAGE = 1000
+"""Unique destination numbers in one ``POST Message/`` (a bulk send joins them with ``<``)."""
+
 MAX_TEXT_LENGTH = 1600
 """Characters of text in one message."""
 
 MEDIA_PAGE_SIZE = 20
 """The most media ``GET Media/`` lists per page."""
+
+MESSAGE_PAGE_SIZE = 20
+"""The most messages ``GET Message/`` lists per page."""
+
+NO_DELIVERY_REPORT_REGIONS = ("US", "CA")
+"""Where carriers send Plivo no delivery reports "due to federal regulations": messages to these
+countries end at ``sent``, which Plivo advises to count as delivered."""
 
 ACCOUNT_RATE_LIMIT = 300
 ACCOUNT_RATE_LIMIT_PERIOD = 5.0

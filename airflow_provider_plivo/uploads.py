@@ -11,9 +11,10 @@ import json
 import threading
 import time
 from contextlib import ExitStack, closing
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_plivo.client import count_reasons, excerpt
+from airflow_provider_plivo.client import count_reasons, excerpt, is_transient
 from airflow_provider_plivo.exceptions import (
     PlivoAuthenticationError,
     PlivoError,
@@ -91,7 +92,9 @@ class MediaUploader:
             _ = self.client.session
             started = time.monotonic()
             retries: list[str] = []
-            refused = threading.Event()
+            stop = _Stop()
+            retryable = False
+            error: Exception | None = None
             workers = min(self.max_concurrency, len(chunks))
             self.log.info(
                 "Uploading %s to Plivo in %s of up to %d files, %d at a time",
@@ -107,25 +110,33 @@ class MediaUploader:
                         chunk,
                         label=f"upload of chunk {n}/{len(chunks)}",
                         retries=retries,
-                        refused=refused,
+                        stop=stop,
                     ): n
                     for n, chunk in enumerate(chunks, start=1)
                 }
                 try:
                     for done, future in enumerate(as_completed(futures), start=1):
-                        uploaded, failed = future.result()
-                        records.update(uploaded)
-                        failures.update(failed)
-                        if uploaded and on_chunk_uploaded is not None:
-                            on_chunk_uploaded(list(uploaded.values()))
+                        try:
+                            result = future.result()
+                        except Exception as err:
+                            # Every chunk in flight is still recorded below before this is raised,
+                            # so that no later try uploads it again; no new chunk starts.
+                            error = error or err
+                            stop.set(f"not sent: {type(err).__name__}: {err}")
+                            continue
+                        records.update(result.uploaded)
+                        failures.update(result.failures)
+                        retryable = retryable or result.retryable
+                        if result.uploaded and on_chunk_uploaded is not None:
+                            on_chunk_uploaded(list(result.uploaded.values()))
                         self.log.info(
                             "Chunk %d/%d done (%d of %d): %s uploaded%s; %d/%d files done",
                             futures[future],
                             len(chunks),
                             done,
                             len(chunks),
-                            _count(len(uploaded), "file"),
-                            f", {len(failed)} failed" if failed else "",
+                            _count(len(result.uploaded), "file"),
+                            f", {len(result.failures)} failed" if result.failures else "",
                             len(records),
                             len(unique),
                         )
@@ -140,21 +151,26 @@ class MediaUploader:
                 _count(len(retries), "retry", "retries"),
                 f" ({count_reasons(retries)})" if retries else "",
             )
+            if error is not None:
+                raise error
         if failures:
-            raise PlivoMediaUploadError(failures, uploaded=[records[p] for p in paths if p in records])
+            raise PlivoMediaUploadError(
+                failures, uploaded=[records[p] for p in paths if p in records], retryable=retryable
+            )
         return [{**records[path], "file": path} for path in paths]
 
     def _upload_chunk(
-        self, chunk: list[MediaFile], *, label: str, retries: list[str], refused: threading.Event
-    ) -> tuple[dict[str, MediaRecord], dict[str, str]]:
-        """Upload one chunk, retrying only its files still missing; return (records, failures).
+        self, chunk: list[MediaFile], *, label: str, retries: list[str], stop: _Stop
+    ) -> _ChunkResult:
+        """Upload one chunk, retrying only its files still missing.
 
-        ``refused`` is set when Plivo refuses the credentials, so that no later chunk starts.
+        Once ``stop`` is set (Plivo refused the credentials, or another chunk failed in a way
+        that ends the upload), the chunk is not sent.
         """
         uploaded: dict[str, MediaRecord] = {}
-        if refused.is_set():
-            return uploaded, dict.fromkeys(
-                (f.source for f in chunk), "not sent: Plivo refused the credentials"
+        if stop.reason is not None:
+            return _ChunkResult(
+                uploaded, dict.fromkeys((f.source for f in chunk), stop.reason), retryable=False
             )
 
         def attempt() -> None:
@@ -171,14 +187,15 @@ class MediaUploader:
 
         try:
             self.client.retrying(attempt, what=label, retries=retries)
-        except PlivoAuthenticationError:
-            refused.set()
+        except PlivoAuthenticationError as err:
+            stop.set(f"not sent: Plivo refused the credentials ({err.message})")
             raise
         except PlivoMediaObjectError as err:
-            return uploaded, err.failures
+            return _ChunkResult(uploaded, err.failures, retryable=True)
         except PlivoError as err:
-            return uploaded, {f.source: str(err) for f in chunk if f.source not in uploaded}
-        return uploaded, {}
+            missing = {f.source: str(err) for f in chunk if f.source not in uploaded}
+            return _ChunkResult(uploaded, missing, retryable=is_transient(err))
+        return _ChunkResult(uploaded, {}, retryable=False)
 
     def _post_media(self, files: list[MediaFile]) -> list[dict[str, Any]]:
         """One upload attempt for ``files`` (no retry); return Plivo's objects, one per file, in order.
@@ -209,6 +226,27 @@ class MediaUploader:
                 f"{excerpt(json.dumps(answer))}"
             )
         return objects
+
+
+@dataclass(frozen=True)
+class _ChunkResult:
+    uploaded: dict[str, MediaRecord]
+    failures: dict[str, str]
+    """File -> why it was not uploaded."""
+    retryable: bool
+    """Whether a later try may upload the failed files (the failures were transient)."""
+
+
+class _Stop:
+    """Set once by the first chunk whose failure ends the whole upload; later chunks read why."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reason: str | None = None
+
+    def set(self, reason: str) -> None:
+        with self._lock:
+            self.reason = self.reason or reason
 
 
 def media_record(file: str, obj: Mapping[str, Any], *, file_name: str | None = None) -> MediaRecord:

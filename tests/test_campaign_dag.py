@@ -32,7 +32,8 @@ def test_campaign_sends_one_mms_to_both_numbers_and_sees_delivery(plivo_sandbox,
     assert send.json["text"].startswith("Today's picks for 20")
     uuids = xcom_value(dag_run, "send_mms")
     assert sorted(uuids) == sorted(plivo_sandbox.messages)
-    assert xcom_value(dag_run, "wait_for_delivery") == dict.fromkeys(uuids, "delivered")
+    # +1 numbers get no delivery reports: a message there is done at "sent" (issue 9).
+    assert xcom_value(dag_run, "wait_for_delivery") == dict.fromkeys(uuids, "sent")
 
 
 def test_failed_delivery_fails_the_sensor_naming_the_number_and_code(plivo_sandbox, run_dag, capfd):
@@ -53,4 +54,4 @@ def test_deferrable_sensor_waits_in_the_trigger(plivo_sandbox, run_dag, dst, exp
     assert task_states(dag_run) == {"send": "success", "wait": expected}
     if expected == "success":
         (uuid,) = xcom_value(dag_run, "send")
-        assert xcom_value(dag_run, "wait") == {uuid: "delivered"}
+        assert xcom_value(dag_run, "wait") == {uuid: "sent"}

@@ -78,14 +78,15 @@ def test_200_files_survive_35_percent_faults_in_one_try(faulty_sandbox, run_dag,
 @pytest.mark.dag
 @pytest.mark.skipif(not HAS_TASK_STATE_STORE, reason="the task state store arrived in Airflow 3.3")
 def test_a_retry_uploads_only_the_chunk_the_failed_try_missed(faulty_sandbox, run_dag, make_media, capfd):
-    sandbox = faulty_sandbox(faults={2: "400"})
+    # The resume DAG's hook makes 2 attempts a request: chunk 2 fails the first try for good.
+    sandbox = faulty_sandbox(faults={2: "503", 3: "503"})
     files = make_media(6)
 
     dag_run = run_dag(RESUME_DAG, files=files)
 
     assert dag_runs.task_states(dag_run) == {"upload": "success"}
     uploads = [r for r in sandbox.requests if r.method == "POST"]
-    assert [r.status for r in uploads] == [200, 400, 200, 200]
+    assert [r.status for r in uploads] == [200, 503, 503, 200, 200]
     assert uploads[-1].file_names == uploads[1].file_names == ("m02.jpg", "m03.jpg")
     assert len(sandbox.media) == 6
     media_ids = dag_runs.xcom_value(dag_run, "upload")
@@ -99,12 +100,12 @@ def test_a_retry_uploads_only_the_chunk_the_failed_try_missed(faulty_sandbox, ru
 def test_without_a_task_state_store_a_retry_uploads_everything_again(
     faulty_sandbox, run_dag, make_media, capfd
 ):
-    sandbox = faulty_sandbox(faults={2: "400"})
+    sandbox = faulty_sandbox(faults={2: "503", 3: "503"})
 
     dag_run = run_dag(RESUME_DAG, files=make_media(6))
 
     assert dag_runs.task_states(dag_run) == {"upload": "success"}
-    assert [r.status for r in sandbox.requests] == [200, 400, 200, 200, 200, 200]
+    assert [r.status for r in sandbox.requests] == [200, 503, 503, 200, 200, 200, 200]
     assert "a retry uploads the whole batch again" in capfd.readouterr().out
 
 

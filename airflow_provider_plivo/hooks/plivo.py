@@ -8,6 +8,7 @@ parse, so only ``airflow.sdk`` is imported at module level.
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -15,10 +16,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_plivo.connection import DEFAULT_TIMEOUT, PlivoAccount
 from airflow_provider_plivo.exceptions import (
-    PlivoAPIError,
     PlivoError,
-    PlivoResponseError,
-    PlivoUnknownMediaError,
 )
 from airflow_provider_plivo.limits import (
     ACCOUNT_RATE_LIMIT,
@@ -26,20 +24,21 @@ from airflow_provider_plivo.limits import (
     MAX_FILES_PER_UPLOAD,
     MAX_MEDIA_FILE_SIZE,
     MEDIA_PAGE_SIZE,
+    MESSAGE_PAGE_SIZE,
 )
 from airflow_provider_plivo.utils.rate_limit import RateLimiter
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Callable, Collection, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     import requests
     from airflow.sdk import ObjectStoragePath
 
     from airflow_provider_plivo.client import PlivoClient
     from airflow_provider_plivo.records import MediaRecord
+    from airflow_provider_plivo.sends import MessageSender, SendLedger, SentMessages
     from airflow_provider_plivo.uploads import MediaUploader
-    from airflow_provider_plivo.utils.message_rules import DeliveryOutcome
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "PlivoHook"]
 
@@ -93,20 +92,20 @@ class PlivoHook(BaseHook):
         rate_limit_period: float = ACCOUNT_RATE_LIMIT_PERIOD,
     ) -> None:
         super().__init__()
-        if not 1 <= chunk_size <= MAX_FILES_PER_UPLOAD:
-            raise ValueError(f"chunk_size must be 1 to {MAX_FILES_PER_UPLOAD}, got {chunk_size}")
-        if retry_attempts < 1:
-            raise ValueError(f"retry_attempts must be at least 1, got {retry_attempts}")
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         self.plivo_conn_id = plivo_conn_id
-        self.chunk_size = chunk_size
-        self.max_file_size = max_file_size
-        self.retry_attempts = retry_attempts
-        self.retry_wait_initial = retry_wait_initial
-        self.retry_wait_max = retry_wait_max
-        self.max_concurrency = max_concurrency
-        self._rate_limiter = RateLimiter(rate_limit, rate_limit_period) if rate_limit else None
+        self.chunk_size = _whole_number("chunk_size", chunk_size, 1, MAX_FILES_PER_UPLOAD)
+        self.max_file_size = _whole_number("max_file_size", max_file_size, 1)
+        self.retry_attempts = _whole_number("retry_attempts", retry_attempts, 1)
+        self.retry_wait_initial = _seconds("retry_wait_initial", retry_wait_initial)
+        self.retry_wait_max = _seconds("retry_wait_max", retry_wait_max)
+        self.max_concurrency = _whole_number("max_concurrency", max_concurrency, 1)
+        self._rate_limiter = (
+            RateLimiter(
+                _whole_number("rate_limit", rate_limit, 1), _seconds("rate_limit_period", rate_limit_period)
+            )
+            if rate_limit is not None
+            else None
+        )
 
     # -- connection -------------------------------------------------------------------------
 
@@ -152,6 +151,13 @@ class PlivoHook(BaseHook):
             max_concurrency=self.max_concurrency,
             log=self.log,
         )
+
+    @cached_property
+    def sender(self) -> MessageSender:
+        """Sends messages through :attr:`client`, ``max_concurrency`` requests at a time."""
+        from airflow_provider_plivo.sends import MessageSender
+
+        return MessageSender(self.client, max_concurrency=self.max_concurrency, log=self.log)
 
     def get_conn(self) -> PlivoClient:
         """Return the ready :class:`~airflow_provider_plivo.client.PlivoClient` (Airflow's usual
@@ -244,20 +250,15 @@ class PlivoHook(BaseHook):
         )
 
     def get_media(self, media_id: str) -> dict[str, Any]:
-        """Return Plivo's description of one uploaded media file."""
-        return self.client.call("GET", f"Media/{media_id}/")
+        """Return Plivo's description of one uploaded media file (``media_url`` always set)."""
+        return _with_media_url(self.client.call("GET", f"Media/{_path_id(media_id, 'media ID')}/"))
 
     def list_media(self) -> list[dict[str, Any]]:
-        """Return every media file of the account, walking all of Plivo's pages."""
-        media: list[dict[str, Any]] = []
-        offset = 0
-        while True:
-            page = self.client.call("GET", "Media/", params={"limit": MEDIA_PAGE_SIZE, "offset": offset})
-            objects = page.get("objects") or []
-            media.extend(objects)
-            if not page.get("meta", {}).get("next") or not objects:
-                return media
-            offset += len(objects)
+        """Return every media file of the account, walking Plivo's pages (``media_url`` always set)."""
+        return [
+            _with_media_url(media)
+            for media in self.client.iter_objects("Media/", {}, page_size=MEDIA_PAGE_SIZE)
+        ]
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -267,78 +268,77 @@ class PlivoHook(BaseHook):
         src: str | None = None,
         dst: str | Sequence[str],
         text: str | None = None,
-        media_ids: Sequence[str] | None = None,
-        media_urls: Sequence[str] | None = None,
+        media_ids: str | Sequence[str] | None = None,
+        media_urls: str | Sequence[str] | None = None,
         powerpack_uuid: str | None = None,
+        ledger: SendLedger | None = None,
         **params: Any,
-    ) -> list[str]:
+    ) -> SentMessages:
         """
-        Send one SMS or MMS to one or more numbers in one request; return Plivo's message UUIDs.
+        Send one SMS or MMS to any number of recipients; return their message UUIDs.
 
-        ``dst`` is a number or a list of numbers (joined with ``<`` for Plivo). The type is
-        ``mms`` when media is given. Further Plivo parameters (``url``, ``method``, ``log``...)
-        pass through ``params``. Everything is checked before sending.
+        ``dst`` is a number, a list of numbers, or numbers joined with ``<``; each number gets
+        one message however often it is listed. Numbers go to Plivo in requests of at most
+        1,000, ``max_concurrency`` at a time. The type is ``mms`` when media is given. Further
+        Plivo parameters (``url``, ``method``, ``log``...) pass through ``params``. Everything
+        is checked before anything is sent (one string is one ID in ``media_ids``/``media_urls``).
 
-        A send is not idempotent, so it is retried only where Plivo surely did not act on it:
-        the connection could not be opened, or Plivo answered 429 or 503. A timeout, a reset
-        or any other error after the request went out fails at once, to never send twice.
+        The result is a list of message UUIDs, one per number messaged, that also tells who got
+        which (``.messages``: ``[{"number", "message_uuid"}]``) and which numbers Plivo refused
+        as invalid (``.invalid_numbers``, also logged as a warning).
+
+        A send is not idempotent, so a request is retried only where Plivo surely did not act on
+        it: the connection could not be opened, or Plivo answered 429 or 503. ``ledger`` records
+        each request so that a later call (a retried task) never messages a number twice.
 
         :raises PlivoMessageValidationError: naming every problem; nothing was sent.
         :raises PlivoUnknownMediaError: Plivo does not know a media ID (expired after 6 hours?).
         """
-        from airflow_provider_plivo.client import excerpt, send_is_safe_to_retry
-        from airflow_provider_plivo.utils.message_rules import DST_SEPARATOR, message_payload
+        from airflow_provider_plivo.utils.message_rules import destination_numbers, message_payload
 
-        numbers = [n for d in ([dst] if isinstance(dst, str) else dst) for n in d.split(DST_SEPARATOR)]
+        numbers = destination_numbers(dst)
         payload = message_payload(
             src=src,
             dst=numbers,
             text=text,
-            media_ids=list(media_ids or []),
-            media_urls=list(media_urls or []),
+            media_ids=_string_items(media_ids),
+            media_urls=_string_items(media_urls),
             powerpack_uuid=powerpack_uuid,
             params=params,
         )
-        try:
-            body = self.client.call("POST", "Message/", json=payload, should_retry=send_is_safe_to_retry)
-        except PlivoAPIError as err:
-            if media_ids and 400 <= err.status_code < 500 and "media" in err.message.lower():
-                raise PlivoUnknownMediaError(
-                    status_code=err.status_code, message=err.message, endpoint=err.endpoint, api_id=err.api_id
-                ) from err
-            raise
-        uuids = body.get("message_uuid")
-        if not isinstance(uuids, list) or not uuids:
-            raise PlivoResponseError(
-                f"Plivo queued the message but returned no message UUIDs: {excerpt(str(body))}"
-            )
-        self.log.info(
-            "Plivo queued %d message%s (%s) to %d number%s: %s",
-            len(uuids),
-            "s" if len(uuids) != 1 else "",
-            payload.get("type", "sms"),
-            len(numbers),
-            "s" if len(numbers) != 1 else "",
-            ", ".join(uuids),
-        )
-        return [str(uuid) for uuid in uuids]
+        return self.sender.send(payload, numbers, ledger=ledger)
 
     def get_message(self, message_uuid: str) -> dict[str, Any]:
         """Return Plivo's record of one message, including ``message_state`` and ``error_code``."""
-        return self.client.call("GET", f"Message/{message_uuid}/")
+        return self.client.call("GET", f"Message/{_path_id(message_uuid, 'message UUID')}/")
 
-    def delivery_outcome(
-        self,
-        message_uuids: Sequence[str],
-        *,
-        success_states: Collection[str],
-        failure_states: Collection[str],
-    ) -> DeliveryOutcome:
-        """Fetch each message and judge where the set stands (used by the sensor and the trigger)."""
-        from airflow_provider_plivo.utils.message_rules import delivery_outcome
+    def list_messages(self, **filters: Any) -> list[dict[str, Any]]:
+        """Return the account's messages, newest first, walking every page.
 
-        messages = {uuid: self.get_message(uuid) for uuid in message_uuids}
-        return delivery_outcome(messages, success_states=success_states, failure_states=failure_states)
+        ``filters`` are Plivo's: ``message_time__gte``/``__gt``/``__lte``/``__lt``
+        (``"YYYY-MM-DD HH:MM[:ss[.uuuuuu]]"``), ``message_state``, ``message_direction``,
+        ``message_type``, ``error_code``.
+        """
+        return list(self.client.iter_objects("Message/", filters, page_size=MESSAGE_PAGE_SIZE))
+
+    def get_message_media(self, message_uuid: str) -> list[dict[str, Any]]:
+        """Return the media one message carried (``media_url`` always set)."""
+        path = f"Message/{_path_id(message_uuid, 'message UUID')}/Media/"
+        return [
+            _with_media_url(media) for media in self.client.iter_objects(path, {}, page_size=MEDIA_PAGE_SIZE)
+        ]
+
+    def get_messages(self, message_uuids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Plivo's record of each message, fetched ``max_concurrency`` at a time (within the rate limit)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        if not message_uuids:
+            return {}
+        _ = self.client.session  # on the calling thread: Airflow serves connections there only
+        with ThreadPoolExecutor(
+            max_workers=min(self.max_concurrency, len(message_uuids)), thread_name_prefix="plivo-status"
+        ) as pool:
+            return dict(zip(message_uuids, pool.map(self.get_message, message_uuids), strict=True))
 
     async def aload_connection(self) -> None:
         """Fetch the connection without blocking the event loop; the hook's calls then reuse it.
@@ -347,3 +347,46 @@ class PlivoHook(BaseHook):
         """
         conn = await self.aget_connection(self.plivo_conn_id)
         self.__dict__["_account"] = PlivoAccount.from_connection(conn)
+
+
+_PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def _path_id(value: str, what: str) -> str:
+    """``value`` if it can stand as one URL path segment; a clear error before any request if not
+    (an empty or path-like ID would call another endpoint)."""
+    if not isinstance(value, str) or not _PATH_ID.fullmatch(value):
+        raise PlivoError(f"{value!r} is not a Plivo {what}")
+    return value
+
+
+def _with_media_url(media: dict[str, Any]) -> dict[str, Any]:
+    """Plivo's media object with ``media_url`` set, also where Plivo named the link ``url``."""
+    return {**media, "media_url": media.get("media_url") or media.get("url")}
+
+
+def _string_items(value: str | Sequence[str] | None) -> list[str]:
+    """A list of strings: one string is one item, never a sequence of characters."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _whole_number(name: str, value: object, low: int, high: int | None = None) -> int:
+    """``value`` if it is a whole number within bounds; otherwise an error naming the argument."""
+    if (
+        not isinstance(value, int)
+        or isinstance(value, bool)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        bounds = f"{low} to {high}" if high is not None else f"at least {low}"
+        raise ValueError(f"{name} must be {bounds} (a whole number), got {value!r}")
+    return value
+
+
+def _seconds(name: str, value: object) -> float:
+    """``value`` if it is a finite, non-negative number of seconds; otherwise an error naming it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
+        raise ValueError(f"{name} must be a finite number of seconds, 0 or more, got {value!r}")
+    return float(value)

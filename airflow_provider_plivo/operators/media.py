@@ -12,6 +12,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_plivo.hooks.plivo import DEFAULT_MAX_CONCURRENCY, PlivoHook
 from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
 from airflow_provider_plivo.sources import MediaFile, expand_media_entries, media_entries
+from airflow_provider_plivo.utils.task_errors import fail_fast
 from airflow_provider_plivo.utils.upload_ledger import UploadLedger
 from airflow_provider_plivo.version_compat import task_state_store
 
@@ -83,32 +84,36 @@ class PlivoMediaUploadOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> PlivoHook:
-        return PlivoHook(
-            self.plivo_conn_id,
-            chunk_size=self.chunk_size,
-            max_file_size=self.max_file_size,
-            max_concurrency=self.max_concurrency,
-            **self.hook_params,
-        )
+        settings = {
+            "chunk_size": self.chunk_size,
+            "max_file_size": self.max_file_size,
+            "max_concurrency": self.max_concurrency,
+        }
+        # hook_params may set the same settings (the README shows chunk_size there): they win.
+        return PlivoHook(self.plivo_conn_id, **{**settings, **self.hook_params})
 
     def execute(self, context: Context) -> list[str]:
-        entries = media_entries(self.files)
-        files = expand_media_entries(
-            entries, on_empty_glob=lambda pattern: self.log.info("No file matches %s", pattern)
-        )
+        with fail_fast():
+            files = expand_media_entries(
+                media_entries(self.files),
+                on_empty_glob=lambda pattern: self.log.info("No file matches %s", pattern),
+            )
         self._uploaded = (files, [])
         if not files:
             self.log.info("No media files in this batch; nothing to upload")
             return []
         store = task_state_store(context)
-        if store is None:
-            self.log.info("Airflow before 3.3 has no task state store: a retry uploads the whole batch again")
-            records = self.hook.uploader.upload(files)
-        else:
-            ledger = UploadLedger(store, files)
-            records = self.hook.uploader.upload(
-                files, already_uploaded=ledger.reusable(), on_chunk_uploaded=ledger.add
-            )
+        with fail_fast():
+            if store is None:
+                self.log.info(
+                    "Airflow before 3.3 has no task state store: a retry uploads the whole batch again"
+                )
+                records = self.hook.uploader.upload(files)
+            else:
+                ledger = UploadLedger(store, files)
+                records = self.hook.uploader.upload(
+                    files, already_uploaded=ledger.reusable(), on_chunk_uploaded=ledger.add
+                )
         self._uploaded = (files, records)
         if self.do_xcom_push:
             context["ti"].xcom_push(key="media", value=records)

@@ -1,4 +1,4 @@
-"""PlivoSendMessageOperator: send one SMS or MMS to one or more numbers."""
+"""PlivoSendMessageOperator: send one SMS or MMS to any number of recipients, exactly once each."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_provider_plivo.hooks.plivo import PlivoHook
+from airflow_provider_plivo.utils.send_ledger import TaskStateSendLedger
+from airflow_provider_plivo.utils.task_errors import fail_fast
 from airflow_provider_plivo.utils.templating import string_list
+from airflow_provider_plivo.version_compat import task_state_store
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -20,24 +23,35 @@ __all__ = ["PlivoSendMessageOperator"]
 
 class PlivoSendMessageOperator(BaseOperator):
     """
-    Send a message through Plivo in one request and return its message UUIDs (one per number).
+    Send a message through Plivo to any number of recipients and return its message UUIDs (one
+    per number messaged).
 
-    The type is ``mms`` when media is given; ``media_ids=upload.output`` takes the IDs from a
+    ``dst`` may hold any number of numbers: each gets one message however often it is listed,
+    and they go to Plivo in requests of at most 1,000. The type is ``mms`` when media is given;
+    ``media_ids=upload.output`` takes the IDs from a
     :class:`~airflow_provider_plivo.operators.media.PlivoMediaUploadOperator` as they are.
-    Everything is checked before sending: ``src`` or ``powerpack_uuid``, numbers in E.164 form,
-    at most 10 media, text at most 1,600 characters, MMS only to +1 numbers.
+    Everything is checked before sending: ``src`` or ``powerpack_uuid``, numbers in E.164 form
+    (North American ones against the numbering plan), at most 10 media, text at most 1,600
+    characters, MMS only to the US and Canada.
 
-    A send is retried only where Plivo surely did not act on it (no connection, 429, 503), so an
-    Airflow retry of this task is the one way a message could go out twice: keep ``retries``
-    at 0 unless a duplicate is acceptable.
+    XComs: ``return_value`` the UUIDs; ``messages`` who got which (``[{"number",
+    "message_uuid"}]``, for downstream tasks and the sensor); ``invalid_numbers`` the numbers
+    Plivo refused as invalid (also logged as a warning; the task still succeeds, as the others
+    were messaged).
+
+    Retries are safe on Airflow 3.3+: each request is recorded in the task state store before it
+    goes and once answered, so a later try reuses the answers and looks up a request whose
+    answer never came in Plivo's message list: no number is messaged twice. Before 3.3 a retry
+    sends again to every number. Errors no retry can fix (bad input, refused credentials, unknown
+    media, a message Plivo refuses) fail the task at once, without using its retries.
 
     :param src: (templated) the sending number, E.164.
-    :param dst: (templated) a number or a list of numbers, E.164; sent as one request.
+    :param dst: (templated) a number, a list of numbers, or numbers joined with ``<``.
     :param text: (templated) up to 1,600 characters.
     :param media_ids: (templated) media IDs from an upload; with ``media_urls``, at most 10.
     :param media_urls: (templated) public URLs of media to attach.
     :param powerpack_uuid: send from a Powerpack instead of ``src``.
-    :param plivo_conn_id: the ``plivo`` connection; upload and send with the same account.
+    :param plivo_conn_id: (templated) the ``plivo`` connection; upload and send with the same account.
     :param message_params: further Plivo message parameters (``url``, ``method``, ``log``...).
     """
 
@@ -79,12 +93,23 @@ class PlivoSendMessageOperator(BaseOperator):
         return PlivoHook(self.plivo_conn_id)
 
     def execute(self, context: Context) -> list[str]:
-        return self.hook.send_message(
-            src=self.src or None,
-            dst=string_list(self.dst, argument="dst"),
-            text=self.text or None,
-            media_ids=string_list(self.media_ids or [], argument="media_ids"),
-            media_urls=string_list(self.media_urls or [], argument="media_urls"),
-            powerpack_uuid=self.powerpack_uuid,
-            **self.message_params,
-        )
+        store = task_state_store(context)
+        if store is None:
+            self.log.info(
+                "Airflow before 3.3 has no task state store: a retry of this task messages every number again"
+            )
+        with fail_fast():
+            sent = self.hook.send_message(
+                src=self.src or None,
+                dst=string_list(self.dst, argument="dst"),
+                text=self.text or None,
+                media_ids=string_list(self.media_ids or [], argument="media_ids"),
+                media_urls=string_list(self.media_urls or [], argument="media_urls"),
+                powerpack_uuid=self.powerpack_uuid,
+                ledger=TaskStateSendLedger(store) if store is not None else None,
+                **self.message_params,
+            )
+        if self.do_xcom_push:
+            context["ti"].xcom_push(key="messages", value=sent.messages)
+            context["ti"].xcom_push(key="invalid_numbers", value=sent.invalid_numbers)
+        return list(sent)

@@ -1,4 +1,4 @@
-"""PlivoMessageSensor: wait until sent messages are delivered, or fail as soon as one is not."""
+"""PlivoMessageSensor: wait until sent messages are done, or fail as soon as one has failed."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_provider_plivo.exceptions import PlivoTransientError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
+from airflow_provider_plivo.utils.message_rules import DeliveryWatch
+from airflow_provider_plivo.utils.task_errors import fail_fast
 from airflow_provider_plivo.utils.templating import string_list
 from airflow_provider_plivo.version_compat import AirflowFailException, conf
 
@@ -19,21 +22,33 @@ if TYPE_CHECKING:
 
 __all__ = ["PlivoMessageSensor"]
 
+FAILURE_STATES = ("failed", "undelivered", "rejected")
+
 
 class PlivoMessageSensor(BaseSensorOperator):
     """
-    Wait until every message reached one of ``success_states``; fail at once, without Airflow
-    retries, when any reached one of ``failure_states``, naming each failed number with Plivo's
-    error code. Works in ``poke`` and ``reschedule`` mode; with ``deferrable=True`` the wait
-    runs in the triggerer (:class:`~airflow_provider_plivo.triggers.message.PlivoMessageTrigger`).
+    Wait until every message is done; fail at once, without Airflow retries, when any reached one
+    of ``failure_states``, naming each failed number with Plivo's error code.
+
+    **When a message is done.** Carriers in the US and Canada send Plivo no delivery reports
+    ("due to federal regulations"), so messages there, every MMS included, stay ``sent``; Plivo
+    advises to "consider sent + delivered as delivered". By default a message to a US or
+    Canadian number is therefore done at ``sent`` or ``delivered``, and a message elsewhere at
+    ``delivered``. Give ``success_states`` to judge every message by those states instead.
+
+    Only messages not yet settled are asked about again, ``max_concurrency`` (16) at a time
+    within the hook's rate limit. Works in ``poke`` and ``reschedule`` mode; with
+    ``deferrable=True`` the wait runs in the triggerer
+    (:class:`~airflow_provider_plivo.triggers.message.PlivoMessageTrigger`). A transient error
+    (network, 5xx) fails the try so that Airflow's retries apply, in every mode alike.
 
     Returns (XCom ``return_value``) the final ``{message_uuid: message_state}``.
 
     :param message_uuids: (templated) UUIDs from
         :class:`~airflow_provider_plivo.operators.message.PlivoSendMessageOperator`, e.g. ``send.output``.
-    :param plivo_conn_id: the ``plivo`` connection the messages were sent with.
-    :param success_states: states that count as done (Plivo's: ``delivered``; add ``sent`` for
-        carriers that report no delivery).
+    :param plivo_conn_id: (templated) the ``plivo`` connection the messages were sent with.
+    :param success_states: states in which every message counts as done; None (the default)
+        for Plivo's meaning per destination, above.
     :param failure_states: states that fail the task at once.
     :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
         ``[operators] default_deferrable``).
@@ -48,23 +63,32 @@ class PlivoMessageSensor(BaseSensorOperator):
         *,
         message_uuids: str | Sequence[str],
         plivo_conn_id: str = PlivoHook.default_conn_name,
-        success_states: Sequence[str] = ("delivered",),
-        failure_states: Sequence[str] = ("failed", "undelivered", "rejected"),
+        success_states: Sequence[str] | None = None,
+        failure_states: Sequence[str] = FAILURE_STATES,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if overlap := set(success_states) & set(failure_states):
+        if overlap := set(success_states or ()) & set(failure_states):
             raise ValueError(f"states cannot be both success and failure: {sorted(overlap)}")
         self.message_uuids = message_uuids
         self.plivo_conn_id = plivo_conn_id
-        self.success_states = tuple(success_states)
+        self.success_states = tuple(success_states) if success_states is not None else None
         self.failure_states = tuple(failure_states)
         self.deferrable = deferrable
 
     @cached_property
     def hook(self) -> PlivoHook:
         return PlivoHook(self.plivo_conn_id)
+
+    @cached_property
+    def watch(self) -> DeliveryWatch:
+        """The states seen so far: in poke mode later pokes ask only about unsettled messages."""
+        with fail_fast():
+            uuids = string_list(self.message_uuids, argument="message_uuids")
+            if not uuids:
+                raise ValueError("message_uuids is empty: there is no message to wait for")
+        return DeliveryWatch(uuids, success_states=self.success_states, failure_states=self.failure_states)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -73,7 +97,7 @@ class PlivoMessageSensor(BaseSensorOperator):
 
         self.defer(
             trigger=PlivoMessageTrigger(
-                message_uuids=self._uuids(),
+                message_uuids=self.watch.unsettled(),
                 plivo_conn_id=self.plivo_conn_id,
                 success_states=self.success_states,
                 failure_states=self.failure_states,
@@ -85,28 +109,32 @@ class PlivoMessageSensor(BaseSensorOperator):
         return None
 
     def poke(self, context: Context) -> PokeReturnValue:
-        outcome = self.hook.delivery_outcome(
-            self._uuids(), success_states=self.success_states, failure_states=self.failure_states
-        )
+        watch = self.watch
+        with fail_fast():
+            outcome = watch.update(self.hook.get_messages(watch.unsettled()))
         if outcome.failures:
             raise AirflowFailException(outcome.describe_failures())
         self.log.info(
-            "%d of %d messages done; waiting for %s",
+            "%d of %d messages done%s",
             len(outcome.states) - len(outcome.waiting),
             len(outcome.states),
-            ", ".join(f"{uuid} ({outcome.states[uuid]})" for uuid in outcome.waiting) or "nothing",
+            f"; waiting for {_sample(outcome.waiting, outcome.states)}" if outcome.waiting else "",
         )
         return PokeReturnValue(is_done=outcome.done, xcom_value=outcome.states)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, str]:
-        """Resume after the trigger fired: succeed with the states, or fail with its message."""
-        if event["status"] != "success":
-            raise AirflowFailException(event["message"])
-        self.log.info("All %d messages reached a success state", len(event["states"]))
-        return dict(event["states"])
+        """Resume after the trigger fired: succeed with the states, fail at once on a delivery
+        failure or a permanent error, and fail the try (Airflow retries) on a transient one."""
+        status = event["status"]
+        if status == "success":
+            self.log.info("All %d messages are done", len(event["states"]))
+            return dict(event["states"])
+        if status == "error" and event.get("retryable"):
+            raise PlivoTransientError(event["message"])
+        raise AirflowFailException(event["message"])
 
-    def _uuids(self) -> list[str]:
-        uuids = string_list(self.message_uuids, argument="message_uuids")
-        if not uuids:
-            raise ValueError("message_uuids is empty: there is no message to wait for")
-        return uuids
+
+def _sample(uuids: Sequence[str], states: dict[str, str], shown: int = 10) -> str:
+    """The first few waiting messages with their states, so a long wait stays readable."""
+    text = ", ".join(f"{uuid} ({states[uuid]})" for uuid in uuids[:shown])
+    return text + (f" and {len(uuids) - shown} more" if len(uuids) > shown else "")

@@ -15,12 +15,15 @@ __all__ = ["PlivoMessageTrigger"]
 
 class PlivoMessageTrigger(BaseTrigger):
     """
-    Poll Plivo every ``poll_interval`` seconds until every message reached a success state or
-    any reached a failure state, then fire one event: ``{"status": "success" | "failure" |
-    "error", "states": {uuid: state}, "message": str}``.
+    Poll Plivo every ``poll_interval`` seconds until every message is done or any failed, then
+    fire one event: ``{"status": "success" | "failure" | "error", "states": {uuid: state},
+    "message": str, "retryable": bool}``. ``retryable`` is true for an error a later try may not
+    meet (network, 5xx after the hook's own retries).
 
-    The connection is fetched asynchronously; the HTTP calls run in a worker thread so the
-    triggerer's event loop never blocks.
+    ``success_states`` None means Plivo's meaning per destination (see
+    :class:`~airflow_provider_plivo.sensors.message.PlivoMessageSensor`). Each poll asks only
+    about messages not yet settled. The connection is fetched asynchronously; the HTTP calls run
+    in a worker thread so the triggerer's event loop never blocks.
     """
 
     def __init__(
@@ -28,14 +31,14 @@ class PlivoMessageTrigger(BaseTrigger):
         *,
         message_uuids: Sequence[str],
         plivo_conn_id: str,
-        success_states: Sequence[str],
+        success_states: Sequence[str] | None,
         failure_states: Sequence[str],
         poll_interval: float,
     ) -> None:
         super().__init__()
         self.message_uuids = list(message_uuids)
         self.plivo_conn_id = plivo_conn_id
-        self.success_states = list(success_states)
+        self.success_states = list(success_states) if success_states is not None else None
         self.failure_states = list(failure_states)
         self.poll_interval = poll_interval
 
@@ -52,31 +55,34 @@ class PlivoMessageTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        from airflow_provider_plivo.client import is_transient
         from airflow_provider_plivo.exceptions import PlivoError
         from airflow_provider_plivo.hooks.plivo import PlivoHook
+        from airflow_provider_plivo.utils.message_rules import DeliveryWatch
 
         hook = PlivoHook(self.plivo_conn_id)
+        watch = DeliveryWatch(
+            self.message_uuids, success_states=self.success_states, failure_states=self.failure_states
+        )
         try:
             await hook.aload_connection()
             while True:
-                outcome = await asyncio.to_thread(
-                    hook.delivery_outcome,
-                    self.message_uuids,
-                    success_states=self.success_states,
-                    failure_states=self.failure_states,
-                )
+                outcome = watch.update(await asyncio.to_thread(hook.get_messages, watch.unsettled()))
                 if outcome.failures:
-                    yield TriggerEvent(
-                        {
-                            "status": "failure",
-                            "states": outcome.states,
-                            "message": outcome.describe_failures(),
-                        }
-                    )
+                    yield _event("failure", outcome.states, outcome.describe_failures())
                     return
                 if outcome.done:
-                    yield TriggerEvent({"status": "success", "states": outcome.states, "message": ""})
+                    yield _event("success", outcome.states)
                     return
+                self.log.info(
+                    "%d of %d messages done", len(outcome.states) - len(outcome.waiting), len(outcome.states)
+                )
                 await asyncio.sleep(self.poll_interval)
         except PlivoError as err:
-            yield TriggerEvent({"status": "error", "states": {}, "message": str(err)})
+            yield _event("error", watch.outcome().states, str(err), retryable=is_transient(err))
+
+
+def _event(
+    status: str, states: dict[str, str], message: str = "", *, retryable: bool = False
+) -> TriggerEvent:
+    return TriggerEvent({"status": status, "states": states, "message": message, "retryable": retryable})

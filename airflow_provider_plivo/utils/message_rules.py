@@ -1,6 +1,8 @@
 """What Plivo accepts as a message, and how to read the delivery states of sent messages.
 
 Checked before sending so that a bad campaign fails with every problem named and nothing sent.
+Numbers are judged with ``phonenumbers`` (Google's libphonenumber), which knows each country's
+numbering plan; it is imported only when a message is checked.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
-from airflow_provider_plivo.limits import MAX_MEDIA_PER_MESSAGE, MAX_TEXT_LENGTH
+from airflow_provider_plivo.limits import MAX_MEDIA_PER_MESSAGE, MAX_TEXT_LENGTH, NO_DELIVERY_REPORT_REGIONS
 
 if TYPE_CHECKING:
     from collections.abc import Collection, Mapping, Sequence
@@ -18,9 +20,63 @@ if TYPE_CHECKING:
 DST_SEPARATOR = "<"
 """Plivo joins the numbers of a bulk send with this."""
 
+DELIVERED_STATES = ("delivered",)
+"""Where a message to a country with delivery reports is done."""
+SENT_OR_DELIVERED_STATES = ("sent", "delivered")
+"""Where a message to the US or Canada is done: no delivery report ever comes there, so Plivo
+advises to "consider sent + delivered as delivered"."""
+
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 _SENDER_ID = re.compile(r"(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}")
-_MMS_COUNTRY_CODE = "+1"
+_MMS_REGIONS = ("US", "CA")
+
+
+def destination_numbers(dst: str | Sequence[str]) -> list[str]:
+    """Every number ``dst`` names, once each, in first-seen order.
+
+    ``dst`` is one number, a list of numbers, or numbers joined with ``<`` (Plivo's bulk form),
+    in any mix. Plivo itself sends one message per unique number.
+    """
+    entries = [dst] if isinstance(dst, str) else list(dst)
+    return list(dict.fromkeys(n for entry in entries for n in entry.split(DST_SEPARATOR)))
+
+
+def region_of(number: str) -> str | None:
+    """The ISO country of an E.164 number (``+`` optional, as Plivo reports numbers), or None."""
+    import phonenumbers
+
+    try:
+        parsed = phonenumbers.parse("+" + number.lstrip("+"))
+    except phonenumbers.NumberParseException:
+        return None
+    return phonenumbers.region_code_for_number(parsed)
+
+
+def done_states(number: str) -> tuple[str, ...]:
+    """The states in which a message to ``number`` is done: ``sent`` counts in the US and Canada,
+    whose carriers send no delivery reports; elsewhere only ``delivered`` does."""
+    return SENT_OR_DELIVERED_STATES if region_of(number) in NO_DELIVERY_REPORT_REGIONS else DELIVERED_STATES
+
+
+def number_problem(number: str, *, is_mms: bool) -> str | None:
+    """Why Plivo would not message ``number``, in a sentence that names it; None when it would.
+
+    North American numbers must fit the numbering plan (an area code or exchange never starts
+    with 0 or 1); elsewhere the number must have a possible length for its country, and its
+    carrier decides the rest.
+    """
+    import phonenumbers
+
+    if not _E164.fullmatch(number):
+        return f"dst number {number!r} is not in E.164 form (e.g. +14155550101)"
+    parsed = phonenumbers.parse(number)
+    if parsed.country_code == 1 and not phonenumbers.is_valid_number(parsed):
+        return f"dst number {number} is not a valid North American number (area code or exchange)"
+    if not phonenumbers.is_possible_number(parsed):
+        return f"dst number {number} has the wrong number of digits for its country"
+    if is_mms and phonenumbers.region_code_for_number(parsed) not in _MMS_REGIONS:
+        return f"dst number {number}: Plivo sends MMS only to the US and Canada (+1)"
+    return None
 
 
 def message_payload(
@@ -34,8 +90,9 @@ def message_payload(
     params: Mapping[str, Any],
 ) -> dict[str, Any]:
     """
-    The JSON body of ``POST Message/``, or one :class:`PlivoMessageValidationError` listing
-    every problem: sender, numbers in E.164 form, text length, media count, MMS countries.
+    The JSON body of ``POST Message/`` to the numbers ``dst``, or one
+    :class:`PlivoMessageValidationError` listing every problem: sender, numbers, text length,
+    media count, MMS countries.
     """
     problems = []
     media_count = len(media_ids) + len(media_urls)
@@ -51,11 +108,7 @@ def message_payload(
         )
     if not dst:
         problems.append("dst needs at least one destination number")
-    for number in dst:
-        if not _E164.fullmatch(number):
-            problems.append(f"dst number {number!r} is not in E.164 form (e.g. +14155550101)")
-        elif is_mms and not number.startswith(_MMS_COUNTRY_CODE):
-            problems.append(f"dst number {number}: Plivo sends MMS only to the US and Canada (+1)")
+    problems.extend(p for p in (number_problem(number, is_mms=is_mms) for number in dst) if p)
     if media_count > MAX_MEDIA_PER_MESSAGE:
         problems.append(
             f"{media_count} media given (media_ids and media_urls together); "
@@ -91,11 +144,11 @@ class DeliveryOutcome:
     failures: list[str]
     """One line per message in a failure state: UUID, number, state and Plivo's error code."""
     waiting: list[str]
-    """UUIDs of the messages in neither a success nor a failure state yet."""
+    """UUIDs of the messages not done and not failed yet."""
 
     @property
     def done(self) -> bool:
-        """Every message reached a success state."""
+        """Every message is done."""
         return not self.failures and not self.waiting
 
     def describe_failures(self) -> str:
@@ -105,17 +158,61 @@ class DeliveryOutcome:
 def delivery_outcome(
     messages: Mapping[str, Mapping[str, Any]],
     *,
-    success_states: Collection[str],
+    success_states: Collection[str] | None,
     failure_states: Collection[str],
 ) -> DeliveryOutcome:
-    """Judge messages (UUID -> Plivo's message object) against the success and failure states."""
+    """Judge messages (UUID -> Plivo's message object): done in ``success_states``, or where
+    :func:`done_states` says for its destination when ``success_states`` is None."""
     states = {uuid: str(message.get("message_state")) for uuid, message in messages.items()}
     failures = [
-        f"{uuid} to {messages[uuid].get('to_number') or 'unknown number'} {state} "
+        f"{uuid} to {_display_number(messages[uuid].get('to_number'))} {state} "
         f"(Plivo error code {messages[uuid].get('error_code')})"
         for uuid, state in states.items()
         if state in failure_states
     ]
-    final = {*success_states, *failure_states}
-    waiting = [uuid for uuid, state in states.items() if state not in final]
+
+    def is_done(uuid: str) -> bool:
+        number = str(messages[uuid].get("to_number") or "")
+        return states[uuid] in (success_states if success_states is not None else done_states(number))
+
+    waiting = [uuid for uuid in states if states[uuid] not in failure_states and not is_done(uuid)]
     return DeliveryOutcome(states=states, failures=failures, waiting=waiting)
+
+
+def _display_number(number: object) -> str:
+    """A number as E.164 (Plivo reports them without the ``+``)."""
+    return f"+{str(number).lstrip('+')}" if number else "unknown number"
+
+
+class DeliveryWatch:
+    """The states of a set of sent messages, polled until each is done or failed.
+
+    Only the messages not yet settled need polling again (:meth:`unsettled`): a send to
+    thousands of numbers costs fewer requests at each poll as its messages settle.
+    """
+
+    def __init__(
+        self,
+        message_uuids: Sequence[str],
+        *,
+        success_states: Collection[str] | None,
+        failure_states: Collection[str],
+    ) -> None:
+        self.success_states = success_states
+        self.failure_states = failure_states
+        self._messages: dict[str, Mapping[str, Any]] = {uuid: {} for uuid in message_uuids}
+
+    def unsettled(self) -> list[str]:
+        """The UUIDs still worth asking Plivo about."""
+        outcome = self.outcome()
+        return [uuid for uuid in self._messages if uuid in outcome.waiting]
+
+    def update(self, messages: Mapping[str, Mapping[str, Any]]) -> DeliveryOutcome:
+        """Take Plivo's latest records of some messages; return where the whole set stands."""
+        self._messages.update(messages)
+        return self.outcome()
+
+    def outcome(self) -> DeliveryOutcome:
+        return delivery_outcome(
+            self._messages, success_states=self.success_states, failure_states=self.failure_states
+        )

@@ -1,4 +1,5 @@
-"""Test DAG: upload ``params.files`` two at a time, one request at a time, with one Airflow retry."""
+"""Test DAG: upload ``params.files`` two at a time, one request at a time, two attempts a request,
+with one Airflow retry."""
 
 from __future__ import annotations
 
@@ -22,5 +23,5 @@ with DAG(
         files="{{ params.files }}",
         chunk_size=2,
         max_concurrency=1,
-        hook_params={"retry_wait_initial": 0.01, "retry_wait_max": 0.05},
+        hook_params={"retry_attempts": 2, "retry_wait_initial": 0.01, "retry_wait_max": 0.05},
     )
