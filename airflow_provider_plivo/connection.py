@@ -7,6 +7,8 @@ loading its own configuration.
 from __future__ import annotations
 
 import ipaddress
+import math
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,6 +17,8 @@ from airflow_provider_plivo.exceptions import PlivoError
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "PlivoAccount"]
 
 DEFAULT_BASE_URL = "https://api.plivo.com"
+_SCHEME_WITHOUT_SLASHES = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:(?!\d+(/|$))")
+"""``https:example.com``: a scheme typed without ``//`` (``localhost:8765`` is a host and port)."""
 DEFAULT_TIMEOUT = 30.0
 """Seconds any one request may take when the connection's extra sets no ``timeout``."""
 
@@ -36,18 +40,27 @@ class PlivoAccount:
     def from_connection(cls, conn: Any) -> PlivoAccount:
         name = conn.conn_id
         if not conn.login or not conn.password:
+            missing = " and ".join(
+                field
+                for field, value in (
+                    ("login (Auth ID)", conn.login),
+                    ("password (Auth Token)", conn.password),
+                )
+                if not value
+            )
             raise PlivoError(
-                f"Connection {name!r} needs the Plivo Auth ID as login and the Auth Token as password"
+                f"Connection {name!r} has no {missing}: it needs the Plivo Auth ID as login "
+                "and the Auth Token as password"
             )
         raw_timeout = conn.extra_dejson.get("timeout", DEFAULT_TIMEOUT)
         try:
             timeout = float(raw_timeout)
         except (TypeError, ValueError):
             timeout = -1.0
-        if not timeout > 0:
+        if not 0 < timeout < math.inf:
             raise PlivoError(
-                f"Connection {name!r}: extra 'timeout' must be a positive number of seconds, "
-                f"got {raw_timeout!r}"
+                f"Connection {name!r}: extra 'timeout' must be a positive number of seconds "
+                f"(finite), got {raw_timeout!r}"
             )
         return cls(
             auth_id=conn.login,
@@ -61,16 +74,25 @@ def _base_url(host: str | None, *, schema: str | None, port: int | None, conn_id
     """The API origin from the connection's host (a URL or a bare host name); https unless loopback."""
     if not host:
         return DEFAULT_BASE_URL
+    field = f"Connection {conn_id!r}: host (API base URL)"
+    if "://" not in host and _SCHEME_WITHOUT_SLASHES.match(host):
+        raise PlivoError(f"{field} {host!r} is not a URL; expected e.g. https://api.plivo.com")
     if "://" not in host:
         host = f"{schema or 'https'}://{host}" + (f":{port}" if port else "")
     parts = urlsplit(host.rstrip("/"))
     hostname = parts.hostname or ""
+    if not hostname:
+        raise PlivoError(f"{field} names no host; expected e.g. https://api.plivo.com")
+    try:
+        port_number = parts.port
+    except ValueError:
+        raise PlivoError(f"{field}: the port must be a number from 1 to 65535") from None
     # Rebuilt from host and port so that credentials pasted into the URL are never echoed.
     origin = f"{parts.scheme}://{f'[{hostname}]' if ':' in hostname else hostname}"
-    origin += f":{parts.port}" if parts.port else ""
-    if parts.scheme != "https" and not _is_loopback(hostname):
+    origin += f":{port_number}" if port_number else ""
+    if parts.scheme not in ("https", "http") or (parts.scheme == "http" and not _is_loopback(hostname)):
         raise PlivoError(
-            f"Connection {conn_id!r}: API base URL {origin} is refused: https is required "
+            f"{field} {origin} is refused: https is required "
             "(plain http is allowed only for loopback hosts such as the sandbox)"
         )
     return origin + parts.path

@@ -74,3 +74,22 @@ def test_auth_id_and_token_are_required(missing):
 
 def test_repr_never_shows_the_token():
     assert "s3cret-token" not in repr(account())
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"host": "ftp://127.0.0.1"}, "host (API base URL) ftp://127.0.0.1 is refused: https is required"),
+        ({"host": "https:example.com"}, "host (API base URL) 'https:example.com' is not a URL"),
+        ({"host": "https://"}, "host (API base URL) names no host"),
+        ({"host": "https://api.example.com:99999"}, "host (API base URL): the port must be a number"),
+        ({"extra": {"timeout": "inf"}}, "extra 'timeout' must be a positive number of seconds (finite)"),
+        ({"login": None, "password": None}, "has no login (Auth ID) and password (Auth Token)"),
+    ],
+)
+def test_each_bad_field_is_named_before_any_request(fields, message):
+    with pytest.raises(PlivoError) as raised:
+        account(**fields)
+
+    assert message in str(raised.value)
+    assert "'plivo_test'" in str(raised.value)
