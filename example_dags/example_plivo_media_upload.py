@@ -2,9 +2,9 @@
 
 The batch is whatever the glob matches when the run starts (``PLIVO_MEDIA_DIR``, by default
 the sample images beside this file). In production, point it at the day's drop, e.g.
-``/data/mms/{{ ds }}/*.jpg`` or ``s3://my-bucket/mms/{{ ds }}/*`` (any Airflow object
-storage). Plivo deletes media no message used within 6 hours, so the tasks that send the MMS
-belong in the same run.
+``/data/mms/{{ dag_run.run_after | ds }}/*.jpg`` or ``s3://my-bucket/mms/{{ dag_run.run_after | ds }}/*``
+(any Airflow object storage; ``run_after`` exists on manual runs too, where ``ds`` does not).
+Plivo deletes media no message used within 6 hours, so the tasks that send the MMS belong in the same run.
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ with DAG(
         task_id="send_mms",
         src="{{ params.src }}",
         dst="{{ params.audience }}",
-        text="Today's picks for {{ ds }}: reply STOP to opt out.",
+        text="Today's picks for {{ dag_run.run_after | ds }}: reply STOP to opt out.",
         media_ids=upload.output,
     )
     wait = PlivoMessageSensor(

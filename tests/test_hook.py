@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from airflow_provider_plivo import __version__
 from airflow_provider_plivo.exceptions import (
     PlivoAuthenticationError,
+    PlivoError,
     PlivoMediaUploadError,
     PlivoMediaValidationError,
 )
@@ -215,3 +217,70 @@ def test_test_connection_reports_success_and_failure(plivo_sandbox, plivo_env):
 def test_chunk_size_must_fit_plivos_limit(chunk_size):
     with pytest.raises(ValueError, match="chunk_size must be 1 to 10"):
         PlivoHook(chunk_size=chunk_size)
+
+
+def test_test_connection_makes_one_short_attempt_against_a_server_that_never_answers(plivo_env):
+    import socket
+    import time
+
+    with socket.socket() as silent:  # accepts connections (the kernel does), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        plivo_env(f"http://127.0.0.1:{silent.getsockname()[1]}", login="MA0000", password="t", timeout=2)
+        started = time.monotonic()
+        ok, message = PlivoHook().test_connection()
+        elapsed = time.monotonic() - started
+
+    assert not ok
+    assert "did not answer within 2 s" in message
+    assert elapsed < 6
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"timeout": "soon"}, "extra 'timeout' must be a positive number"),
+        ({"host": "ftp://x"}, "https is required"),
+    ],
+)
+def test_test_connection_reports_bad_settings_instead_of_raising(plivo_env, extra, expected):
+    host = extra.pop("host", "http://127.0.0.1:9")
+    plivo_env(host, login="MA0000", password="t", **extra)
+
+    ok, message = PlivoHook().test_connection()
+
+    assert not ok
+    assert expected in message
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"chunk_size": "10"}, "chunk_size must be 1 to 10 (a whole number), got '10'"),
+        ({"max_concurrency": 0}, "max_concurrency must be at least 1 (a whole number), got 0"),
+        ({"retry_wait_max": float("inf")}, "retry_wait_max must be a finite number of seconds"),
+        ({"rate_limit": 2.5}, "rate_limit must be at least 1 (a whole number), got 2.5"),
+    ],
+)
+def test_hook_arguments_are_checked_by_name(arguments, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        PlivoHook(**arguments)
+
+
+@pytest.mark.parametrize("media_id", ["", "../Media", "a/b", "x?limit=1"])
+def test_ids_that_are_not_one_path_segment_are_refused_before_any_request(plivo_sandbox, media_id):
+    with pytest.raises(PlivoError, match="is not a Plivo media ID"):
+        fast_hook().get_media(media_id)
+    with pytest.raises(PlivoError, match="is not a Plivo message UUID"):
+        fast_hook().get_message(media_id)
+
+    assert plivo_sandbox.requests == []
+
+
+def test_one_path_string_is_one_file(plivo_sandbox, make_media):
+    (path,) = make_media(1)
+
+    (record,) = fast_hook().upload_media(path)
+
+    assert record["file"] == path
+    assert plivo_sandbox.media[record["media_id"]].data == Path(path).read_bytes()

@@ -94,7 +94,18 @@ def message_payload(
     :class:`PlivoMessageValidationError` listing every problem: sender, numbers, text length,
     media count, MMS countries.
     """
-    problems = []
+    problems = [
+        f"{name} must be a string, got {type(value).__name__} {value!r}"
+        + (
+            " (a number rendered as a native object loses its '+': quote it)"
+            if isinstance(value, int)
+            else ""
+        )
+        for name, value in (("src", src), ("text", text), ("powerpack_uuid", powerpack_uuid))
+        if value is not None and not isinstance(value, str)
+    ]
+    if problems:
+        raise PlivoMessageValidationError(problems)
     media_count = len(media_ids) + len(media_urls)
     is_mms = media_count > 0 or params.get("type") == "mms"
     if src and powerpack_uuid:

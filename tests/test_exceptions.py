@@ -1,0 +1,41 @@
+"""Every error survives pickling (process pools, multiprocessing, result backends) intact."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from airflow_provider_plivo import exceptions as errors
+
+API = {"status_code": 400, "message": "invalid media", "endpoint": "POST Message/", "api_id": "a-1"}
+
+EXAMPLES = [
+    errors.PlivoError("plain"),
+    errors.PlivoTransientError("busy"),
+    errors.PlivoConnectionError("POST Media/: reset", request_sent=True),
+    errors.PlivoResponseError("cut JSON"),
+    errors.PlivoAPIError(**API),
+    errors.PlivoRetryableAPIError(**{**API, "status_code": 429}, retry_after=2.0),
+    errors.PlivoAuthenticationError(**{**API, "status_code": 401}),
+    errors.PlivoUnknownMediaError(**API),
+    errors.PlivoMediaObjectError({"a.jpg": "failed"}),
+    errors.PlivoValidationError(["one", "two"]),
+    errors.PlivoMediaValidationError(["a.jpg: no such file"]),
+    errors.PlivoMessageValidationError(["text is too long"]),
+    errors.PlivoMediaUploadError({"b.png": "HTTP 400"}, uploaded=[{"file": "a.jpg"}], retryable=False),
+]
+
+
+def test_every_error_class_has_an_example():
+    classes = {getattr(errors, name) for name in errors.__all__}
+    assert classes == {type(err) for err in EXAMPLES}
+
+
+@pytest.mark.parametrize("err", EXAMPLES, ids=lambda err: type(err).__name__)
+def test_pickle_round_trip_keeps_type_message_and_attributes(err):
+    copy = pickle.loads(pickle.dumps(err))
+
+    assert type(copy) is type(err)
+    assert str(copy) == str(err)
+    assert vars(copy) == vars(err)
