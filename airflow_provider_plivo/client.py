@@ -35,13 +35,14 @@ from airflow_provider_plivo.exceptions import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
+    import httpx
     import requests
     from tenacity import RetryCallState
 
     from airflow_provider_plivo.connection import PlivoAccount
     from airflow_provider_plivo.utils.rate_limit import RateLimiter
 
-__all__ = ["USER_AGENT", "Log", "PlivoClient", "is_transient", "send_is_safe_to_retry"]
+__all__ = ["USER_AGENT", "AsyncPlivoClient", "Log", "PlivoClient", "is_transient", "send_is_safe_to_retry"]
 
 T = TypeVar("T")
 
@@ -193,7 +194,13 @@ class PlivoClient:
                 f"{endpoint}: connection to {base_url} failed: {reason}",
                 request_sent=not isinstance(reason, NewConnectionError),
             ) from err
-        return parse_response(response, endpoint)
+        return parse_response(
+            status=response.status_code,
+            reason=response.reason,
+            headers=response.headers,
+            text=response.content.decode("utf-8", "replace"),  # JSON is UTF-8 (RFC 8259)
+            endpoint=endpoint,
+        )
 
     def retrying(
         self,
@@ -208,7 +215,15 @@ class PlivoClient:
         Each retry is logged with the attempt, the reason and the wait; ``retries`` (when given)
         collects a short label per retry, for the caller's summary.
         """
-        from tenacity import Retrying, retry_if_exception, stop_after_attempt
+        from tenacity import Retrying
+
+        return Retrying(**self._retry_settings(what, should_retry, retries))(fn)
+
+    def _retry_settings(
+        self, what: str, should_retry: Callable[[BaseException], bool], retries: list[str] | None
+    ) -> dict[str, Any]:
+        """tenacity's settings for one call, shared by the blocking and the async client."""
+        from tenacity import retry_if_exception, stop_after_attempt
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
@@ -231,14 +246,100 @@ class PlivoClient:
                 state.upcoming_sleep,
             )
 
-        retrying = Retrying(
-            stop=stop_after_attempt(self.retry_attempts),
-            wait=wait,
-            retry=retry_if_exception(should_retry),
-            before_sleep=log_retry,
-            reraise=True,
+        return {
+            "stop": stop_after_attempt(self.retry_attempts),
+            "wait": wait,
+            "retry": retry_if_exception(should_retry),
+            "before_sleep": log_retry,
+            "reraise": True,
+        }
+
+
+class AsyncPlivoClient(PlivoClient):
+    """
+    The same calls, errors, timeouts and retries as :class:`PlivoClient`, over ``httpx`` on the
+    running event loop: for triggers, which must never block the triggerer's loop.
+
+    ``httpx`` comes with Airflow's Task SDK, so it costs no new install, and it speaks the same
+    request model as ``requests`` (aiohttp would bring a second HTTP stack into every worker).
+    Close it with ``await client.aclose()`` (or ``async with``).
+    """
+
+    @cached_property
+    def async_session(self) -> httpx.AsyncClient:
+        import httpx
+
+        return httpx.AsyncClient(
+            auth=(self.account.auth_id, self.account.auth_token),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            limits=httpx.Limits(max_connections=self.pool_size),
         )
-        return retrying(fn)
+
+    async def acall(
+        self,
+        method: str,
+        path: str,
+        *,
+        should_retry: Callable[[BaseException], bool] = is_transient,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """:meth:`PlivoClient.call`, awaited."""
+        from tenacity import AsyncRetrying
+
+        retrying = AsyncRetrying(**self._retry_settings(f"{method} {path}", should_retry, None))
+        return await retrying(self.arequest, method, path, **kwargs)
+
+    async def arequest(
+        self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """:meth:`PlivoClient.request`, awaited: one attempt, every failure classified."""
+        import httpx
+
+        endpoint = f"{method} {path}"
+        timeout = self.account.timeout if timeout is None else timeout
+        base_url = self.account.base_url
+        try:
+            response = await self.async_session.request(
+                method, self.account.api_root + path, timeout=timeout, **kwargs
+            )
+        except httpx.ConnectTimeout as err:
+            raise PlivoConnectionError(
+                f"{endpoint}: could not connect to {base_url} within {timeout:g} s", request_sent=False
+            ) from err
+        except httpx.PoolTimeout as err:
+            raise PlivoConnectionError(
+                f"{endpoint}: no free connection to {base_url} within {timeout:g} s", request_sent=False
+            ) from err
+        except httpx.TimeoutException as err:
+            raise PlivoConnectionError(
+                f"{endpoint}: Plivo did not answer within {timeout:g} s (connection extra 'timeout')",
+                request_sent=True,
+            ) from err
+        except httpx.ConnectError as err:
+            raise PlivoConnectionError(
+                f"{endpoint}: connection to {base_url} failed: {err}", request_sent=False
+            ) from err
+        except httpx.TransportError as err:
+            raise PlivoConnectionError(
+                f"{endpoint}: connection to {base_url} failed: {err}", request_sent=True
+            ) from err
+        return parse_response(
+            status=response.status_code,
+            reason=response.reason_phrase,
+            headers=response.headers,
+            text=response.content.decode("utf-8", "replace"),  # JSON is UTF-8 (RFC 8259)
+            endpoint=endpoint,
+        )
+
+    async def aclose(self) -> None:
+        if "async_session" in self.__dict__:
+            await self.async_session.aclose()
+
+    async def __aenter__(self) -> AsyncPlivoClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def _plivo_adapter(*, pool_maxsize: int) -> requests.adapters.HTTPAdapter:
@@ -252,21 +353,22 @@ def _plivo_adapter(*, pool_maxsize: int) -> requests.adapters.HTTPAdapter:
     return PlivoAdapter(pool_connections=1, pool_maxsize=pool_maxsize)
 
 
-def parse_response(response: requests.Response, endpoint: str) -> dict[str, Any]:
+def parse_response(
+    *, status: int, reason: str | None, headers: Mapping[str, str], text: str, endpoint: str
+) -> dict[str, Any]:
     """Plivo's JSON body, or the classified error its status and body describe."""
-    status = response.status_code
     try:
-        body = response.json()
+        body = json.loads(text)
     except ValueError:
         body = None
     if status >= 400:
         error = body.get("error") if isinstance(body, dict) else None
         if error:
             message = error if isinstance(error, str) else json.dumps(error)
-        elif response.text:
-            message = f"{response.reason or 'error'}: {excerpt(response.text)}"
+        elif text:
+            message = f"{reason or 'error'}: {excerpt(text)}"
         else:
-            message = response.reason or "no message"
+            message = reason or "no message"
         details: dict[str, Any] = {
             "status_code": status,
             "message": message,
@@ -276,19 +378,17 @@ def parse_response(response: requests.Response, endpoint: str) -> dict[str, Any]
         if status in (401, 403):
             raise PlivoAuthenticationError(**details)
         if status == 429 or status >= 500:
-            raise PlivoRetryableAPIError(**details, retry_after=_retry_after(response))
+            raise PlivoRetryableAPIError(**details, retry_after=_retry_after(headers.get("Retry-After")))
         raise PlivoAPIError(**details)
     if not isinstance(body, dict):
         raise PlivoResponseError(
-            f"{endpoint}: Plivo answered HTTP {status} with a body that is not its JSON: "
-            f"{excerpt(response.text)!r}"
+            f"{endpoint}: Plivo answered HTTP {status} with a body that is not its JSON: {excerpt(text)!r}"
         )
     return body
 
 
-def _retry_after(response: requests.Response) -> float | None:
+def _retry_after(value: str | None) -> float | None:
     """Seconds from a ``Retry-After`` header (seconds or an HTTP date), if Plivo sent one."""
-    value = response.headers.get("Retry-After")
     if not value:
         return None
     try:

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     import requests
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_plivo.client import PlivoClient
+    from airflow_provider_plivo.client import AsyncPlivoClient, PlivoClient
     from airflow_provider_plivo.records import MediaRecord
     from airflow_provider_plivo.sends import MessageSender, SendLedger, SentMessages
     from airflow_provider_plivo.uploads import MediaUploader
@@ -340,13 +340,36 @@ class PlivoHook(BaseHook):
         ) as pool:
             return dict(zip(message_uuids, pool.map(self.get_message, message_uuids), strict=True))
 
-    async def aload_connection(self) -> None:
-        """Fetch the connection without blocking the event loop; the hook's calls then reuse it.
+    # -- async, for triggers and async notifiers ---------------------------------------------
 
-        Triggers call this first, then run the (blocking) API calls in a worker thread.
-        """
+    async def aget_client(self) -> AsyncPlivoClient:
+        """An :class:`~airflow_provider_plivo.client.AsyncPlivoClient` for this connection, fetched
+        without blocking the event loop; close it (``async with``) when done."""
+        from airflow_provider_plivo.client import AsyncPlivoClient
+
         conn = await self.aget_connection(self.plivo_conn_id)
-        self.__dict__["_account"] = PlivoAccount.from_connection(conn)
+        return AsyncPlivoClient(
+            PlivoAccount.from_connection(conn),
+            retry_attempts=self.retry_attempts,
+            retry_wait_initial=self.retry_wait_initial,
+            retry_wait_max=self.retry_wait_max,
+            pool_size=self.max_concurrency,
+            logger=self.log,
+        )
+
+    async def aget_messages(
+        self, client: AsyncPlivoClient, message_uuids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """:meth:`get_messages` on the event loop, ``max_concurrency`` at a time."""
+        import asyncio
+
+        slots = asyncio.Semaphore(self.max_concurrency)
+
+        async def fetch(uuid: str) -> dict[str, Any]:
+            async with slots:
+                return await client.acall("GET", f"Message/{_path_id(uuid, 'message UUID')}/")
+
+        return dict(zip(message_uuids, await asyncio.gather(*map(fetch, message_uuids)), strict=True))
 
 
 _PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")

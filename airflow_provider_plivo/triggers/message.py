@@ -10,6 +10,10 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
+    from airflow_provider_plivo.client import AsyncPlivoClient
+    from airflow_provider_plivo.hooks.plivo import PlivoHook
+    from airflow_provider_plivo.utils.message_rules import DeliveryWatch
+
 __all__ = ["PlivoMessageTrigger"]
 
 
@@ -22,8 +26,10 @@ class PlivoMessageTrigger(BaseTrigger):
 
     ``success_states`` None means Plivo's meaning per destination (see
     :class:`~airflow_provider_plivo.sensors.message.PlivoMessageSensor`). Each poll asks only
-    about messages not yet settled. The connection is fetched asynchronously; the HTTP calls run
-    in a worker thread so the triggerer's event loop never blocks.
+    about messages not yet settled, ``max_concurrency`` at a time. Everything runs on the
+    triggerer's event loop without blocking it: the connection is fetched asynchronously and the
+    calls go through :class:`~airflow_provider_plivo.client.AsyncPlivoClient` (httpx), with the
+    hook's timeouts, retries and errors.
     """
 
     def __init__(
@@ -65,21 +71,28 @@ class PlivoMessageTrigger(BaseTrigger):
             self.message_uuids, success_states=self.success_states, failure_states=self.failure_states
         )
         try:
-            await hook.aload_connection()
-            while True:
-                outcome = watch.update(await asyncio.to_thread(hook.get_messages, watch.unsettled()))
-                if outcome.failures:
-                    yield _event("failure", outcome.states, outcome.describe_failures())
-                    return
-                if outcome.done:
-                    yield _event("success", outcome.states)
-                    return
-                self.log.info(
-                    "%d of %d messages done", len(outcome.states) - len(outcome.waiting), len(outcome.states)
-                )
-                await asyncio.sleep(self.poll_interval)
+            async with await hook.aget_client() as client:
+                async for event in self._poll(hook, client, watch):
+                    yield event
         except PlivoError as err:
             yield _event("error", watch.outcome().states, str(err), retryable=is_transient(err))
+
+    async def _poll(
+        self, hook: PlivoHook, client: AsyncPlivoClient, watch: DeliveryWatch
+    ) -> AsyncIterator[TriggerEvent]:
+        """Ask about the unsettled messages every ``poll_interval`` until one event settles it all."""
+        while True:
+            outcome = watch.update(await hook.aget_messages(client, watch.unsettled()))
+            if outcome.failures:
+                yield _event("failure", outcome.states, outcome.describe_failures())
+                return
+            if outcome.done:
+                yield _event("success", outcome.states)
+                return
+            self.log.info(
+                "%d of %d messages done", len(outcome.states) - len(outcome.waiting), len(outcome.states)
+            )
+            await asyncio.sleep(self.poll_interval)
 
 
 def _event(
