@@ -52,6 +52,7 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {"integration-name": "Plivo", "python-modules": ["airflow_provider_plivo.triggers.message"]}
         ],
+        "notifications": ["airflow_provider_plivo.notifications.plivo.PlivoNotifier"],
         "connection-types": [
             {
                 "connection-type": "plivo",

@@ -294,15 +294,12 @@ class PlivoHook(BaseHook):
         :raises PlivoMessageValidationError: naming every problem; nothing was sent.
         :raises PlivoUnknownMediaError: Plivo does not know a media ID (expired after 6 hours?).
         """
-        from airflow_provider_plivo.utils.message_rules import destination_numbers, message_payload
-
-        numbers = destination_numbers(dst)
-        payload = message_payload(
+        payload, numbers = _checked_message(
             src=src,
-            dst=numbers,
+            dst=dst,
             text=text,
-            media_ids=_string_items(media_ids),
-            media_urls=_string_items(media_urls),
+            media_ids=media_ids,
+            media_urls=media_urls,
             powerpack_uuid=powerpack_uuid,
             params=params,
         )
@@ -371,6 +368,40 @@ class PlivoHook(BaseHook):
 
         return dict(zip(message_uuids, await asyncio.gather(*map(fetch, message_uuids)), strict=True))
 
+    async def asend_message(
+        self,
+        client: AsyncPlivoClient,
+        *,
+        src: str | None = None,
+        dst: str | Sequence[str],
+        text: str | None = None,
+        media_ids: str | Sequence[str] | None = None,
+        media_urls: str | Sequence[str] | None = None,
+        powerpack_uuid: str | None = None,
+        **params: Any,
+    ) -> list[str]:
+        """:meth:`send_message` on the event loop, one request of at most 1,000 numbers after
+        another; the message UUIDs. For notifiers, which keep no ledger."""
+        from airflow_provider_plivo.client import send_is_safe_to_retry
+        from airflow_provider_plivo.limits import MAX_NUMBERS_PER_MESSAGE
+        from airflow_provider_plivo.utils.message_rules import DST_SEPARATOR
+
+        payload, numbers = _checked_message(
+            src=src,
+            dst=dst,
+            text=text,
+            media_ids=media_ids,
+            media_urls=media_urls,
+            powerpack_uuid=powerpack_uuid,
+            params=params,
+        )
+        uuids: list[str] = []
+        for start in range(0, len(numbers), MAX_NUMBERS_PER_MESSAGE):
+            body = {**payload, "dst": DST_SEPARATOR.join(numbers[start : start + MAX_NUMBERS_PER_MESSAGE])}
+            answer = await client.acall("POST", "Message/", json=body, should_retry=send_is_safe_to_retry)
+            uuids.extend(str(uuid) for uuid in answer.get("message_uuid") or [])
+        return uuids
+
 
 _PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
@@ -386,6 +417,32 @@ def _path_id(value: str, what: str) -> str:
 def _with_media_url(media: dict[str, Any]) -> dict[str, Any]:
     """Plivo's media object with ``media_url`` set, also where Plivo named the link ``url``."""
     return {**media, "media_url": media.get("media_url") or media.get("url")}
+
+
+def _checked_message(
+    *,
+    src: str | None,
+    dst: str | Sequence[str],
+    text: str | None,
+    media_ids: str | Sequence[str] | None,
+    media_urls: str | Sequence[str] | None,
+    powerpack_uuid: str | None,
+    params: Mapping[str, Any],
+) -> tuple[dict[str, Any], list[str]]:
+    """The checked ``POST Message/`` body and the unique destination numbers, in order."""
+    from airflow_provider_plivo.utils.message_rules import destination_numbers, message_payload
+
+    numbers = destination_numbers(dst)
+    payload = message_payload(
+        src=src,
+        dst=numbers,
+        text=text,
+        media_ids=_string_items(media_ids),
+        media_urls=_string_items(media_urls),
+        powerpack_uuid=powerpack_uuid,
+        params=params,
+    )
+    return payload, numbers
 
 
 def _string_items(value: str | Sequence[str] | None) -> list[str]:
