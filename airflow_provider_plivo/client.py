@@ -33,7 +33,7 @@ from airflow_provider_plivo.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 
     import httpx
     import requests
@@ -288,6 +288,22 @@ class AsyncPlivoClient(PlivoClient):
 
         retrying = AsyncRetrying(**self._retry_settings(f"{method} {path}", should_retry, None))
         return await retrying(self.arequest, method, path, **kwargs)
+
+    async def aiter_objects(
+        self, path: str, params: Mapping[str, Any], *, page_size: int
+    ) -> AsyncIterator[dict[str, Any]]:
+        """:meth:`PlivoClient.iter_objects`, awaited page by page."""
+        offset = 0
+        while True:
+            page = await self.acall("GET", path, params={**params, "limit": page_size, "offset": offset})
+            objects = page.get("objects") or []
+            meta = page.get("meta") or {}
+            total = meta.get("total_count")
+            for obj in objects:
+                yield obj
+            offset += len(objects)
+            if not objects or not meta.get("next") or (isinstance(total, int) and offset >= total):
+                return
 
     async def arequest(
         self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any

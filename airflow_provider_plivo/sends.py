@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from airflow_provider_plivo.client import excerpt, is_transient, send_is_safe_to_retry
 from airflow_provider_plivo.exceptions import PlivoAPIError, PlivoResponseError, PlivoUnknownMediaError
 from airflow_provider_plivo.limits import MAX_NUMBERS_PER_MESSAGE, MESSAGE_PAGE_SIZE
-from airflow_provider_plivo.utils.message_rules import DST_SEPARATOR
+from airflow_provider_plivo.utils.message_rules import DST_SEPARATOR, message_time, sent_since_filter
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -30,11 +30,6 @@ __all__ = ["MessageSender", "SendLedger", "SentMessages"]
 RECONCILE_MARGIN = timedelta(minutes=2)
 """How much earlier than a lost request's start a message may be dated and still be its own:
 the clocks of the worker and Plivo may differ a little."""
-
-_FILTER_TIME_MARGIN = timedelta(hours=15)
-"""Plivo documents no time zone for ``message_time__gte``; this widens the server-side filter
-by more than any time zone offset, and the exact window is applied to each message's own,
-zone-aware ``message_time`` here."""
 
 
 class SentMessages(list[str]):
@@ -235,12 +230,15 @@ class MessageSender:
         """Outbound messages of ``message_type`` to ``numbers``, each dated no earlier than its
         request's start (less :data:`RECONCILE_MARGIN`), from Plivo's message list."""
         by_digits = {_digits(n): n for n in numbers}
-        since = (started - _FILTER_TIME_MARGIN).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         found: dict[str, MessageRecord] = {}
-        filters = {"message_direction": "outbound", "message_type": message_type, "message_time__gte": since}
+        filters = {
+            "message_direction": "outbound",
+            "message_type": message_type,
+            "message_time__gte": sent_since_filter(started),
+        }
         for message in self.client.iter_objects("Message/", filters, page_size=MESSAGE_PAGE_SIZE):
             number = by_digits.get(_digits(str(message.get("to_number") or "")))
-            sent_at = _message_time(message.get("message_time"))
+            sent_at = message_time(message.get("message_time"))
             if number is None or sent_at is None or sent_at < numbers[number] - RECONCILE_MARGIN:
                 continue
             found.setdefault(number, {"number": number, "message_uuid": str(message["message_uuid"])})
@@ -257,12 +255,3 @@ def _e164(number: object) -> str:
 
 def _utc_now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _message_time(value: object) -> datetime | None:
-    """Plivo's ``message_time`` (``2021-07-13 13:04:06.799021+05:30``) as an aware datetime."""
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)

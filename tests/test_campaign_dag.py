@@ -55,3 +55,21 @@ def test_deferrable_sensor_waits_in_the_trigger(plivo_sandbox, run_dag, dst, exp
     if expected == "success":
         (uuid,) = xcom_value(dag_run, "send")
         assert xcom_value(dag_run, "wait") == {uuid: "sent"}
+
+
+@pytest.mark.dag
+def test_audience_campaign_messages_2500_numbers_in_3_requests_once_each(plivo_sandbox, run_dag):
+    dag_run = run_dag("example_dags/example_plivo_audience_campaign.py")
+
+    assert task_states(dag_run) == {
+        "read_audience": "success",
+        "upload_media": "success",
+        "send_mms": "success",
+        "wait_for_delivery": "success",
+    }
+    sends = [r for r in plivo_sandbox.requests if r.method == "POST" and "/Message" in r.path]
+    assert sorted(len(r.json["dst"].split("<")) for r in sends) == [500, 1000, 1000]
+    numbers = [m.to_number.lstrip("+") for m in plivo_sandbox.messages.values()]
+    assert len(numbers) == len(set(numbers)) == 2500
+    assert len(xcom_value(dag_run, "send_mms", key="messages")) == 2500
+    assert len(xcom_value(dag_run, "wait_for_delivery")) == 2500

@@ -326,16 +326,30 @@ class PlivoHook(BaseHook):
         ]
 
     def get_messages(self, message_uuids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Plivo's record of each message, fetched ``max_concurrency`` at a time (within the rate limit)."""
+        """Plivo's record of each message, within the rate limit and as cheaply as it can.
+
+        Many messages are read from Plivo's message list, 20 to a request, newest first, stopping
+        once all are found (2,500 messages: about 125 requests instead of 2,500); the few it does
+        not reach, and small sets, are fetched one by one, ``max_concurrency`` at a time.
+        """
         from concurrent.futures import ThreadPoolExecutor
 
-        if not message_uuids:
-            return {}
-        _ = self.client.session  # on the calling thread: Airflow serves connections there only
-        with ThreadPoolExecutor(
-            max_workers=min(self.max_concurrency, len(message_uuids)), thread_name_prefix="plivo-status"
-        ) as pool:
-            return dict(zip(message_uuids, pool.map(self.get_message, message_uuids), strict=True))
+        found: dict[str, dict[str, Any]] = {}
+        if len(message_uuids) > MESSAGE_PAGE_SIZE:
+            first = self.get_message(message_uuids[0])
+            found[message_uuids[0]] = first
+            pages = _MessageListSearch(message_uuids, first)
+            for message in self.client.iter_objects("Message/", pages.filters, page_size=MESSAGE_PAGE_SIZE):
+                if pages.take(message, found):
+                    break
+        missing = [uuid for uuid in message_uuids if uuid not in found]
+        if missing:
+            _ = self.client.session  # on the calling thread: Airflow serves connections there only
+            with ThreadPoolExecutor(
+                max_workers=min(self.max_concurrency, len(missing)), thread_name_prefix="plivo-status"
+            ) as pool:
+                found.update(zip(missing, pool.map(self.get_message, missing), strict=True))
+        return {uuid: found[uuid] for uuid in message_uuids}
 
     # -- async, for triggers and async notifiers ---------------------------------------------
 
@@ -357,7 +371,8 @@ class PlivoHook(BaseHook):
     async def aget_messages(
         self, client: AsyncPlivoClient, message_uuids: Sequence[str]
     ) -> dict[str, dict[str, Any]]:
-        """:meth:`get_messages` on the event loop, ``max_concurrency`` at a time."""
+        """:meth:`get_messages` on the event loop: the message list for many, ``max_concurrency``
+        single fetches at a time for the rest."""
         import asyncio
 
         slots = asyncio.Semaphore(self.max_concurrency)
@@ -366,7 +381,17 @@ class PlivoHook(BaseHook):
             async with slots:
                 return await client.acall("GET", f"Message/{_path_id(uuid, 'message UUID')}/")
 
-        return dict(zip(message_uuids, await asyncio.gather(*map(fetch, message_uuids)), strict=True))
+        found: dict[str, dict[str, Any]] = {}
+        if len(message_uuids) > MESSAGE_PAGE_SIZE:
+            first = await fetch(message_uuids[0])
+            found[message_uuids[0]] = first
+            pages = _MessageListSearch(message_uuids, first)
+            async for message in client.aiter_objects("Message/", pages.filters, page_size=MESSAGE_PAGE_SIZE):
+                if pages.take(message, found):
+                    break
+        missing = [uuid for uuid in message_uuids if uuid not in found]
+        found.update(zip(missing, await asyncio.gather(*map(fetch, missing)), strict=True))
+        return {uuid: found[uuid] for uuid in message_uuids}
 
     async def asend_message(
         self,
@@ -417,6 +442,29 @@ def _path_id(value: str, what: str) -> str:
 def _with_media_url(media: dict[str, Any]) -> dict[str, Any]:
     """Plivo's media object with ``media_url`` set, also where Plivo named the link ``url``."""
     return {**media, "media_url": media.get("media_url") or media.get("url")}
+
+
+class _MessageListSearch:
+    """Finding known messages in Plivo's message list: outbound, sent since the first of them,
+    newest first. Gives up once it read as many pages as single fetches would cost."""
+
+    def __init__(self, message_uuids: Sequence[str], first: Mapping[str, Any]) -> None:
+        from datetime import datetime, timezone
+
+        from airflow_provider_plivo.utils.message_rules import message_time, sent_since_filter
+
+        self._wanted = set(message_uuids)
+        sent_at = message_time(first.get("message_time")) or datetime.now(timezone.utc)
+        self.filters = {"message_direction": "outbound", "message_time__gte": sent_since_filter(sent_at)}
+        self._budget = len(message_uuids) * MESSAGE_PAGE_SIZE // 2
+
+    def take(self, message: Mapping[str, Any], found: dict[str, dict[str, Any]]) -> bool:
+        """Keep ``message`` if it is one of ours; True once the search should stop."""
+        uuid = message.get("message_uuid")
+        if uuid in self._wanted:
+            found[uuid] = dict(message)
+        self._budget -= 1
+        return self._wanted <= found.keys() or self._budget <= 0
 
 
 def _checked_message(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
@@ -39,6 +40,26 @@ def destination_numbers(dst: str | Sequence[str]) -> list[str]:
     """
     entries = [dst] if isinstance(dst, str) else list(dst)
     return list(dict.fromkeys(n for entry in entries for n in entry.split(DST_SEPARATOR)))
+
+
+MESSAGE_TIME_FILTER_MARGIN = timedelta(hours=15)
+"""Plivo documents no time zone for ``message_time__gte`` (its ``message_time`` values carry the
+account's offset): a filter this much earlier than wanted holds every message under any reading,
+and callers check each message's own, zone-aware ``message_time`` or stop once they found theirs."""
+
+
+def sent_since_filter(moment: datetime) -> str:
+    """A ``message_time__gte`` value that lets through every message sent at ``moment`` or later."""
+    return (moment - MESSAGE_TIME_FILTER_MARGIN).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def message_time(value: object) -> datetime | None:
+    """Plivo's ``message_time`` (``2021-07-13 13:04:06.799021+05:30``) as an aware datetime."""
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def region_of(number: str) -> str | None:
