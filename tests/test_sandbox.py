@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ import requests
 
 from airflow_provider_plivo.sandbox import PlivoSandbox
 from airflow_provider_plivo.sandbox.faults import FaultPlan
+from airflow_provider_plivo.sandbox.pytest_plugin import SandboxFactory
 
 
 def media_url(sandbox: PlivoSandbox, suffix: str = "") -> str:
@@ -87,6 +89,28 @@ def test_listing_pages_like_plivo(sandbox):
     assert too_big.status_code == 400
 
 
+def test_a_malformed_multipart_body_gets_400_saying_why(sandbox):
+    response = requests.post(
+        media_url(sandbox),
+        data=b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\ncut',
+        headers={"Content-Type": "multipart/form-data; boundary=B"},
+        auth=(sandbox.auth_id, sandbox.auth_token),
+        timeout=5,
+    )
+
+    assert response.status_code == 400
+    assert "no closing boundary" in response.json()["error"]
+    assert sandbox.media == {}
+
+
+def test_server_rate_limit_answers_429_beyond_the_window():
+    with PlivoSandbox(rate_limit=(2, 60)) as limited:
+        auth = (limited.auth_id, limited.auth_token)
+        statuses = [requests.get(media_url(limited), auth=auth, timeout=5).status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 429]
+
+
 def test_unknown_media_and_paths_get_404(sandbox):
     auth = (sandbox.auth_id, sandbox.auth_token)
     assert requests.get(media_url(sandbox, "nope/"), auth=auth, timeout=5).status_code == 404
@@ -143,6 +167,17 @@ def test_cli_serves_until_terminated(tmp_path):
     assert process.returncode == 0
 
 
+def test_cli_listens_on_8765_by_default_clear_of_airflows_8080():
+    result = subprocess.run(
+        [os.path.join(os.path.dirname(sys.executable), "plivo-sandbox"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert "default 8765" in " ".join(result.stdout.split())
+
+
 def test_cli_refuses_a_malformed_fault():
     result = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "plivo-sandbox"), "--fault", "two:503"],
@@ -153,3 +188,51 @@ def test_cli_refuses_a_malformed_fault():
     )
     assert result.returncode == 2
     assert "expected N:KIND" in result.stderr
+
+
+def connection(conn_id: str) -> dict:
+    return json.loads(os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"])
+
+
+def test_factory_points_each_connection_at_its_own_sandbox(plivo_sandbox_factory):
+    slow = plivo_sandbox_factory(latency_ms=300, timeout=2)
+    wrong = plivo_sandbox_factory(conn_id="plivo_wrong", password="not-the-token")
+
+    default, other = connection("plivo_default"), connection("plivo_wrong")
+    assert (default["host"], default["extra"]) == (slow.url, {"timeout": 2})
+    assert (other["host"], other["login"], other["password"]) == (wrong.url, wrong.auth_id, "not-the-token")
+    started = time.monotonic()
+    answer = requests.get(media_url(slow), auth=(default["login"], default["password"]), timeout=5)
+    assert (answer.status_code, time.monotonic() - started >= 0.3) == (200, True)
+    refused = requests.get(media_url(wrong), auth=(other["login"], other["password"]), timeout=5)
+    assert refused.status_code == 401
+
+
+def test_plivo_sandbox_is_the_factory_with_no_arguments(plivo_sandbox, plivo_sandbox_factory):
+    assert plivo_sandbox_factory.started == [plivo_sandbox]
+    assert connection("plivo_default") == json.loads(plivo_sandbox.connection_json())
+    assert "extra" not in connection("plivo_default")
+
+
+def test_factory_stops_every_sandbox_it_started(monkeypatch):
+    factory = SandboxFactory(monkeypatch)
+    urls = [media_url(factory()), media_url(factory(conn_id="plivo_two"))]
+    assert [requests.get(url, timeout=5).status_code for url in urls] == [401, 401]
+
+    factory.close()
+
+    for url in urls:
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url, timeout=5)
+
+
+def test_the_sandbox_imports_nothing_from_the_client_side():
+    code = (
+        "import sys, airflow_provider_plivo.sandbox.cli, airflow_provider_plivo.sandbox.pytest_plugin;"
+        "print(sorted(m for m in sys.modules if m.startswith('airflow_provider_plivo.') and"
+        " not m.startswith(('airflow_provider_plivo.sandbox', 'airflow_provider_plivo.limits'))))"
+    )
+    command = [sys.executable, "-c", code]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+
+    assert result.stdout.strip() == "[]"

@@ -43,8 +43,27 @@ from airflow_provider_plivo.limits import (
     MEDIA_EXPIRY_HOURS,
     MEDIA_PAGE_SIZE,
 )
+from airflow_provider_plivo.sandbox import faults
 from airflow_provider_plivo.sandbox.faults import MESSAGE_FAULT_KINDS, FaultPlan
-from airflow_provider_plivo.utils.rate_limit import RateLimiter
+from airflow_provider_plivo.sandbox.multipart import MultipartError, parse_form_data
+from airflow_provider_plivo.sandbox.rate_limit import SlidingWindow
+from airflow_provider_plivo.sandbox.responses import (
+    Response,
+    SandboxHTTPError,
+    error_response,
+    json_response,
+    new_api_id,
+)
+
+__all__ = [
+    "SANDBOX_AUTH_ID",
+    "SANDBOX_AUTH_TOKEN",
+    "TEST_NUMBER_FATES",
+    "PlivoSandbox",
+    "SandboxRequest",
+    "StoredMedia",
+    "StoredMessage",
+]
 
 SANDBOX_AUTH_ID = "MASANDBOX00000000000"
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
@@ -100,28 +119,7 @@ class SandboxRequest:
     """The fault the sandbox injected into this request, if any."""
 
 
-@dataclass
-class _Response:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False
-    """Reset the connection instead of answering."""
-    hang: bool = False
-    """Say nothing until ``hang_seconds`` pass (or the sandbox stops), then drop."""
-
-
-class SandboxHTTPError(Exception):
-    """An error answer in Plivo's shape: ``{"api_id": ..., "error": message}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-Route = Callable[["_Call"], _Response]
+Route = Callable[["_Call"], Response]
 
 
 @dataclass
@@ -192,7 +190,7 @@ class PlivoSandbox:
         self.latency = latency_ms / 1000
         self.hang_seconds = hang_seconds
         self.delivery_seconds = delivery_seconds
-        self._rate_limiter = RateLimiter(*rate_limit) if rate_limit else None
+        self._rate_limit = SlidingWindow(*rate_limit) if rate_limit else None
         self._in_flight = 0
         self.peak_in_flight = 0
         """The most requests the sandbox was answering at once."""
@@ -234,11 +232,18 @@ class PlivoSandbox:
         host, port = str(self._server.server_address[0]), self._server.server_address[1]
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-    def connection_json(self) -> str:
-        """An ``AIRFLOW_CONN_<ID>`` value (JSON form) for a ``plivo`` connection to this sandbox."""
-        return json.dumps(
-            {"conn_type": "plivo", "login": self.auth_id, "password": self.auth_token, "host": self.url}
-        )
+    def connection_json(self, *, password: str | None = None, **extra: Any) -> str:
+        """An ``AIRFLOW_CONN_<ID>`` value (JSON form) for a ``plivo`` connection to this sandbox.
+
+        :param password: a token other than the sandbox's, to see a wrong one refused.
+        :param extra: the connection's extras, e.g. ``timeout=2``.
+        """
+        token = self.auth_token if password is None else password
+        conn: dict[str, Any] = {"conn_type": "plivo", "login": self.auth_id, "password": token}
+        conn["host"] = self.url
+        if extra:
+            conn["extra"] = extra
+        return json.dumps(conn)
 
     def start(self) -> PlivoSandbox:
         """Serve in a background thread; return self."""
@@ -316,9 +321,29 @@ class PlivoSandbox:
         """How many ``method`` requests to a path ending in ``path_suffix`` were answered."""
         return sum(1 for r in self.requests if r.method == method and r.path.endswith(path_suffix))
 
+    # -- what the request handler calls ------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: Any, body: bytes) -> Response:
+        """Answer one request and record it; it counts as in flight until answered, latency included."""
+        with self._lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            response = self._dispatch(method, target, headers, body)
+            if self.latency:
+                self.wait(self.latency)
+            return response
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking early when the sandbox stops, so no wait outlives it."""
+        self._stopping.wait(seconds)
+
     # -- dispatch -----------------------------------------------------------------------------
 
-    def _dispatch(self, method: str, target: str, headers: Any, body: bytes) -> _Response:
+    def _dispatch(self, method: str, target: str, headers: Any, body: bytes) -> Response:
         """Answer one request and record it in :attr:`requests`."""
         parts = urlsplit(target)
         call = _Call(method, parts.path, parse_qs(parts.query), headers, body)
@@ -336,13 +361,9 @@ class PlivoSandbox:
             self._requests.append(request)
         return response
 
-    def _answer(self, call: _Call) -> _Response:
-        if (
-            self._rate_limiter is not None
-            and call.path.startswith("/v1/")
-            and self._rate_limiter.try_acquire()
-        ):
-            return _error(429, "too many requests")
+    def _answer(self, call: _Call) -> Response:
+        if self._rate_limit is not None and call.path.startswith("/v1/") and not self._rate_limit.admit():
+            return error_response(429, "too many requests")
         for route_method, pattern, handler, needs_auth in self._routes:
             match = pattern.fullmatch(call.path)
             if route_method != call.method or not match:
@@ -353,10 +374,10 @@ class PlivoSandbox:
                     self._authenticate(call.headers.get("Authorization", ""), match["auth_id"])
                 return handler(call)
             except SandboxHTTPError as err:
-                return _error(err.status, err.message)
+                return error_response(err.status, err.message)
             except Exception as err:  # a sandbox bug: answer it rather than drop the connection
-                return _error(500, f"sandbox error: {err!r}")
-        return _error(404, f"{call.method} {call.path} is not a Plivo API path")
+                return error_response(500, f"sandbox error: {err!r}")
+        return error_response(404, f"{call.method} {call.path} is not a Plivo API path")
 
     def _authenticate(self, header: str, path_auth_id: str) -> None:
         scheme, _, encoded = header.partition(" ")
@@ -375,11 +396,14 @@ class PlivoSandbox:
 
     # -- media --------------------------------------------------------------------------------
 
-    def _upload_media(self, call: _Call) -> _Response:
-        parts = _multipart_parts(call.headers.get("Content-Type", ""), call.body)
+    def _upload_media(self, call: _Call) -> Response:
+        try:
+            parts = parse_form_data(call.headers.get("Content-Type", ""), call.body)
+        except MultipartError as err:
+            raise SandboxHTTPError(400, str(err)) from None
         call.file_names.extend(part.file_name for part in parts)
         fault = call.fault = self._fault_plans["media"].next_request()
-        if fault is not None and (answer := _fault_answer(fault)) is not None:
+        if (answer := faults.answer_instead(fault)) is not None:
             return answer
         if not parts:
             raise SandboxHTTPError(400, "no file in the request: send parts named 'file'")
@@ -397,7 +421,7 @@ class PlivoSandbox:
                     400,
                     f"{part.file_name}: {len(part.data)} bytes exceeds the {self.max_file_size} byte limit",
                 )
-        failed_first = fault == "failed-object"
+        failed_first = faults.fails_first_object(fault)
         now = self.now()
         stored = [
             StoredMedia(uuid.uuid4().hex, part.file_name, part.content_type, part.data, now)
@@ -407,18 +431,16 @@ class PlivoSandbox:
             self._media.update((media.media_id, media) for media in stored)
         objects = [{**self._describe(media), "status": "success", "status_code": 201} for media in stored]
         if failed_first:
-            objects.insert(0, _failed_object(parts[0]))
-        return _Response(
-            200, json.dumps({"api_id": _api_id(), "objects": objects}).encode(), drop=fault == "lost"
-        )
+            objects.insert(0, faults.failed_object(parts[0].file_name, parts[0].content_type))
+        return faults.after_acting(fault, json_response(200, {"api_id": new_api_id(), "objects": objects}))
 
-    def _get_media(self, call: _Call) -> _Response:
+    def _get_media(self, call: _Call) -> Response:
         media = self.media.get(call.params["media_id"])
         if media is None:
             raise SandboxHTTPError(404, "media not found")
-        return _json(200, {"api_id": _api_id(), **self._describe(media)})
+        return json_response(200, {"api_id": new_api_id(), **self._describe(media)})
 
-    def _list_media(self, call: _Call) -> _Response:
+    def _list_media(self, call: _Call) -> Response:
         limit = _int_param(call.query, "limit", MEDIA_PAGE_SIZE)
         offset = _int_param(call.query, "offset", 0)
         if not 1 <= limit <= MEDIA_PAGE_SIZE or offset < 0:
@@ -437,9 +459,9 @@ class PlivoSandbox:
             "previous": page(max(0, offset - limit)) if offset > 0 else None,
         }
         objects = [self._describe(m) for m in newest_first[offset : offset + limit]]
-        return _json(200, {"api_id": _api_id(), "meta": meta, "objects": objects})
+        return json_response(200, {"api_id": new_api_id(), "meta": meta, "objects": objects})
 
-    def _usable_media(self, media_ids: list[str]) -> list[str]:
+    def _unusable_media(self, media_ids: list[str]) -> list[str]:
         """The IDs among ``media_ids`` that are unknown, or expired: unused for 6 hours."""
         cutoff = self.now() - timedelta(hours=MEDIA_EXPIRY_HOURS)
         with self._lock:
@@ -452,7 +474,7 @@ class PlivoSandbox:
 
     # -- messages -----------------------------------------------------------------------------
 
-    def _send_message(self, call: _Call) -> _Response:
+    def _send_message(self, call: _Call) -> Response:
         try:
             call.json = json.loads(call.body or b"null")
         except ValueError:
@@ -460,7 +482,7 @@ class PlivoSandbox:
         if not isinstance(call.json, dict):
             raise SandboxHTTPError(400, "the body must be a JSON object")
         fault = call.fault = self._fault_plans["message"].next_request()
-        if fault is not None and (answer := _fault_answer(fault)) is not None:
+        if (answer := faults.answer_instead(fault)) is not None:
             return answer
         request = call.json
         src, powerpack = request.get("src"), request.get("powerpack_uuid")
@@ -481,7 +503,7 @@ class PlivoSandbox:
             raise SandboxHTTPError(400, "media can only be sent with type mms")
         if message_type == "mms" and any(not n.startswith("+1") for n in numbers):
             raise SandboxHTTPError(400, "mms is supported only for US and Canada numbers")
-        if missing := self._usable_media(media_ids):
+        if missing := self._unusable_media(media_ids):
             raise SandboxHTTPError(400, f"media not found or expired: {', '.join(missing)}")
         now = self.now()
         messages = [
@@ -502,10 +524,10 @@ class PlivoSandbox:
             self._used_media.update(media_ids)
             self._messages.update((m.message_uuid, m) for m in messages)
         uuids = [m.message_uuid for m in messages]
-        body = {"api_id": _api_id(), "message": "message(s) queued", "message_uuid": uuids}
-        return _Response(202, json.dumps(body).encode(), drop=fault == "lost")
+        body = {"api_id": new_api_id(), "message": "message(s) queued", "message_uuid": uuids}
+        return faults.after_acting(fault, json_response(202, body))
 
-    def _get_message(self, call: _Call) -> _Response:
+    def _get_message(self, call: _Call) -> Response:
         message = self.messages.get(call.params["message_uuid"])
         if message is None:
             raise SandboxHTTPError(404, "message not found")
@@ -516,10 +538,10 @@ class PlivoSandbox:
             state, error_code = "sent", None
         else:
             state, error_code = message.final_state, message.error_code
-        return _json(
+        return json_response(
             200,
             {
-                "api_id": _api_id(),
+                "api_id": new_api_id(),
                 "message_uuid": message.message_uuid,
                 "from_number": message.from_number,
                 "to_number": message.to_number,
@@ -531,11 +553,11 @@ class PlivoSandbox:
             },
         )
 
-    def _stats(self, call: _Call) -> _Response:
+    def _stats(self, call: _Call) -> Response:
         """Counts for clients in other processes (``plivo-sandbox``): not part of Plivo's API."""
         requests = [r for r in self.requests if r.path.startswith("/v1/")]
         statuses = Counter(str(request.status) for request in requests)
-        return _json(
+        return json_response(
             200,
             {
                 "requests": len(requests),
@@ -546,11 +568,11 @@ class PlivoSandbox:
             },
         )
 
-    def _media_file(self, call: _Call) -> _Response:
+    def _media_file(self, call: _Call) -> Response:
         media = self.media.get(call.params["media_id"])
         if media is None or call.params["auth_id"] != self.auth_id:
             raise SandboxHTTPError(404, "media not found")
-        return _Response(200, media.data, media.content_type)
+        return Response(200, media.data, media.content_type)
 
     def _describe(self, media: StoredMedia) -> dict[str, Any]:
         return {
@@ -563,96 +585,11 @@ class PlivoSandbox:
         }
 
 
-@dataclass(frozen=True)
-class _Part:
-    name: str
-    file_name: str
-    content_type: str
-    data: bytes
-
-
-def _multipart_parts(content_type: str, body: bytes) -> list[_Part]:
-    """Split a ``multipart/form-data`` body into its parts (binary-safe)."""
-    match = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not content_type.startswith("multipart/form-data") or not match:
-        raise SandboxHTTPError(400, "uploads must be multipart/form-data")
-    delimiter = b"\r\n--" + match.group(1).encode()
-    segments = (b"\r\n" + body).split(delimiter)
-    parts = []
-    for segment in segments[1:]:
-        if segment.startswith(b"--"):
-            break
-        head, sep, data = segment.partition(b"\r\n\r\n")
-        if not sep:
-            raise SandboxHTTPError(400, "malformed multipart body")
-        headers = {}
-        for line in head.decode("utf-8", "replace").split("\r\n"):
-            key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
-        disposition = headers.get("content-disposition", "")
-        name = re.search(r'\bname="([^"]*)"', disposition)
-        file_name = re.search(r'\bfilename="([^"]*)"', disposition)
-        parts.append(
-            _Part(
-                name=name.group(1) if name else "",
-                file_name=file_name.group(1) if file_name else "",
-                content_type=headers.get("content-type", "application/octet-stream"),
-                data=data,
-            )
-        )
-    return parts
-
-
-def _fault_answer(kind: str) -> _Response | None:
-    """The answer a fault gives instead of the upload's own; None for faults that upload first."""
-    if kind in ("400", "500", "503"):
-        return _error(int(kind), f"sandbox fault: HTTP {kind}")
-    if kind == "429":
-        return _error(429, "too many requests")
-    if kind == "429-retry":
-        return _Response(429, _error(429, "too many requests").body, headers={"Retry-After": "1"})
-    if kind == "html-502":
-        page = (
-            b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
-        )
-        return _Response(502, page, content_type="text/html")
-    if kind == "truncated":
-        return _Response(200, b'{"api_id": "' + _api_id().encode() + b'", "objects": [{"content_type": "ima')
-    if kind == "reset":
-        return _Response(0, b"", drop=True)
-    if kind == "hang":
-        return _Response(0, b"", hang=True)
-    return None
-
-
-def _failed_object(part: _Part) -> dict[str, Any]:
-    return {
-        "content_type": part.content_type,
-        "file_name": part.file_name,
-        "status": "failed",
-        "status_code": 500,
-        "error_code": 500,
-        "error_message": "media processing failed (sandbox fault)",
-    }
-
-
 def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
     try:
         return int(query[name][0]) if name in query else default
     except ValueError:
         raise SandboxHTTPError(400, f"{name} must be a whole number") from None
-
-
-def _api_id() -> str:
-    return str(uuid.uuid4())
-
-
-def _json(status: int, payload: dict[str, Any]) -> _Response:
-    return _Response(status, json.dumps(payload).encode())
-
-
-def _error(status: int, message: str) -> _Response:
-    return _json(status, {"api_id": _api_id(), "error": message})
 
 
 class _Server(ThreadingHTTPServer):
@@ -675,18 +612,9 @@ def _handler_for(sandbox: PlivoSandbox) -> type[BaseHTTPRequestHandler]:
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
-            with sandbox._lock:
-                sandbox._in_flight += 1
-                sandbox.peak_in_flight = max(sandbox.peak_in_flight, sandbox._in_flight)
-            try:
-                response = sandbox._dispatch(self.command, self.path, self.headers, body)
-                if sandbox.latency:
-                    sandbox._stopping.wait(sandbox.latency)
-            finally:
-                with sandbox._lock:
-                    sandbox._in_flight -= 1
+            response = sandbox.handle(self.command, self.path, self.headers, body)
             if response.hang:
-                sandbox._stopping.wait(sandbox.hang_seconds)
+                sandbox.wait(sandbox.hang_seconds)
             if response.drop or response.hang:
                 self._reset()
                 return
