@@ -60,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="answer 429 beyond N API requests per SECONDS, e.g. 300/5 as Plivo does",
     )
     parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long a 'hang' fault lasts")
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a client may stay silent mid-request before it is cut off (default 10)",
+    )
     args = parser.parse_args(argv)
 
     sandbox = PlivoSandbox(
@@ -74,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message_faults=dict(args.message_fault),
         hang_seconds=args.hang_seconds,
         rate_limit=args.rate_limit,
+        read_timeout=args.read_timeout,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:

@@ -22,10 +22,12 @@ class Response:
     """Reset the connection instead of answering."""
     hang: bool = False
     """Say nothing until ``hang_seconds`` pass (or the sandbox stops), then drop."""
+    close: bool = False
+    """Close the connection after answering (the rest of the request was not read)."""
 
 
 class SandboxHTTPError(Exception):
-    """An error answer in Plivo's shape: ``{"api_id": ..., "error": message}``."""
+    """Raised to answer an error in Plivo's shape (see :func:`error_response`)."""
 
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
@@ -44,5 +46,7 @@ def json_response(status: int, payload: dict[str, Any]) -> Response:
 
 
 def error_response(status: int, message: str) -> Response:
-    """An error answer in Plivo's shape."""
+    """An error answer in Plivo's shape. Plivo's recorded 401 carries no ``api_id``; the others do."""
+    if status == 401:
+        return json_response(status, {"error": message})
     return json_response(status, {"api_id": new_api_id(), "error": message})
