@@ -15,12 +15,22 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
 
+__all__ = ["DEFAULT_PORT", "main"]
+
+DEFAULT_PORT = 8765
+"""Airflow 3's API server takes 8080, so the sandbox keeps clear of it."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until interrupted; print the URL and a ready ``AIRFLOW_CONN_PLIVO_DEFAULT`` value."""
     parser = argparse.ArgumentParser(prog="plivo-sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8080, help="port to listen on; 0 picks a free one")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help=f"port to listen on (default {DEFAULT_PORT}, clear of Airflow's 8080); 0 picks a free one",
+    )
     parser.add_argument("--auth-id", default=SANDBOX_AUTH_ID, help="Auth ID clients must use")
     parser.add_argument("--auth-token", default=SANDBOX_AUTH_TOKEN, help="Auth Token clients must use")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="delay every answer by this much")
@@ -50,6 +60,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="answer 429 beyond N API requests per SECONDS, e.g. 300/5 as Plivo does",
     )
     parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long a 'hang' fault lasts")
+    parser.add_argument(
+        "--read-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a client may stay silent mid-request before it is cut off (default 10)",
+    )
     args = parser.parse_args(argv)
 
     sandbox = PlivoSandbox(
@@ -64,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message_faults=dict(args.message_fault),
         hang_seconds=args.hang_seconds,
         rate_limit=args.rate_limit,
+        read_timeout=args.read_timeout,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:

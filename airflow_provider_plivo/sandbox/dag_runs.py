@@ -1,8 +1,15 @@
-"""Run a DAG file with ``dag.test()`` and read what the run left behind, for tests and demos.
+"""Test tooling: run a DAG file with ``dag.test()`` and read what the run left behind.
 
 ``dag.test()`` only runs DAGs Airflow can serialize from its dags folder, so the file must sit
 there (directly or through a symlink), and the metadata database must be migrated first
 (:func:`migrate_metadata_db`).
+
+Not a stable API, and not for DAG code. Reading a finished run's XComs and task states from
+outside a task has no public Airflow 3 interface except the REST API, which needs a running API
+server; so these helpers read the metadata database through Airflow's internal ORM
+(``XComModel``, ``TaskInstance``, ``create_session``) and ``airflow.utils.db``. They are kept for
+tests and demos, which pin Airflow's version (CI runs them on 3.1.8 and 3.3.2), and may need
+changes when Airflow's internals change.
 """
 
 from __future__ import annotations
@@ -10,6 +17,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 from typing import Any
+
+__all__ = ["migrate_metadata_db", "run_dag_file", "task_states", "xcom_value"]
 
 
 def migrate_metadata_db() -> None:

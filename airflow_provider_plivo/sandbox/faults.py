@@ -20,16 +20,37 @@ kind               the client sees                                      media st
 
 On sends (``message_faults``) the same kinds apply, "stored" meaning the message was queued,
 except ``failed-object``.
+
+An endpoint asks :func:`answer_instead` first: a kind with an answer of its own replaces the
+endpoint's work. ``lost`` and ``failed-object`` let the endpoint act, then shape its answer:
+:func:`after_acting` drops the connection of a ``lost`` request, and an upload whose fault
+:func:`fails_first_object` stores all files but the first and reports that one with
+:func:`failed_object`.
 """
 
 from __future__ import annotations
 
 import random
 import threading
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_plivo.sandbox.responses import Response, error_response, new_api_id
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
+
+__all__ = [
+    "FAULT_KINDS",
+    "MESSAGE_FAULT_KINDS",
+    "RANDOM_FAULT_KINDS",
+    "FaultPlan",
+    "after_acting",
+    "answer_instead",
+    "check_fault_kind",
+    "failed_object",
+    "fails_first_object",
+]
 
 FAULT_KINDS = (
     "400",
@@ -108,3 +129,49 @@ def check_fault_kind(kind: str, kinds: Iterable[str] = FAULT_KINDS) -> str:
     if kind not in known:
         raise ValueError(f"unknown fault kind {kind!r}; known kinds: {', '.join(known)}")
     return kind
+
+
+def answer_instead(kind: str | None) -> Response | None:
+    """The answer fault ``kind`` gives instead of the endpoint's own; None when the endpoint acts."""
+    if kind in ("400", "500", "503"):
+        return error_response(int(kind), f"sandbox fault: HTTP {kind}")
+    if kind == "429":
+        return error_response(429, "too many requests")
+    if kind == "429-retry":
+        return replace(error_response(429, "too many requests"), headers={"Retry-After": "1"})
+    if kind == "html-502":
+        page = (
+            b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+        )
+        return Response(502, page, content_type="text/html")
+    if kind == "truncated":
+        return Response(
+            200, b'{"api_id": "' + new_api_id().encode() + b'", "objects": [{"content_type": "ima'
+        )
+    if kind == "reset":
+        return Response(0, b"", drop=True)
+    if kind == "hang":
+        return Response(0, b"", hang=True)
+    return None
+
+
+def after_acting(kind: str | None, response: Response) -> Response:
+    """The endpoint's own answer as fault ``kind`` lets the client see it: ``lost`` drops it."""
+    return replace(response, drop=True) if kind == "lost" else response
+
+
+def fails_first_object(kind: str | None) -> bool:
+    """Whether an upload under fault ``kind`` stores every file but the first, which fails."""
+    return kind == "failed-object"
+
+
+def failed_object(file_name: str, content_type: str) -> dict[str, Any]:
+    """The object of a file that failed inside a 200 answer (as Plivo's SDKs model it)."""
+    return {
+        "content_type": content_type,
+        "file_name": file_name,
+        "status": "failed",
+        "status_code": 500,
+        "error_code": 500,
+        "error_message": "media processing failed (sandbox fault)",
+    }

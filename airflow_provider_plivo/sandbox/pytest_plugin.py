@@ -1,15 +1,21 @@
-"""pytest fixture for DAG tests: ``plivo_sandbox``, a running sandbox behind ``plivo_default``.
+"""pytest fixtures for DAG tests: sandboxes behind Airflow connections, stopped after each test.
 
 Installed with the package as a pytest plugin, so any project can write::
 
     def test_my_dag(plivo_sandbox):
         ...  # PlivoHook() / the operators now talk to plivo_sandbox
         assert len(plivo_sandbox.media) == 3
+
+
+    def test_slow_plivo(plivo_sandbox_factory):
+        sandbox = plivo_sandbox_factory(latency_ms=500, timeout=2)  # sandbox option, connection extra
+        wrong = plivo_sandbox_factory(conn_id="plivo_wrong", password="not-the-token")
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import inspect
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,10 +24,57 @@ from airflow_provider_plivo.sandbox.server import PlivoSandbox
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+__all__ = ["SandboxFactory", "plivo_sandbox", "plivo_sandbox_factory"]
+
+_SANDBOX_OPTIONS = frozenset(inspect.signature(PlivoSandbox).parameters)
+
+
+class SandboxFactory:
+    """Starts sandboxes and points connections at them through the environment; :meth:`close` stops them.
+
+    :param monkeypatch: sets each ``AIRFLOW_CONN_<ID>`` and undoes it after the test.
+    """
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._monkeypatch = monkeypatch
+        self.started: list[PlivoSandbox] = []
+        """Every sandbox started so far, in order."""
+
+    def __call__(
+        self, *, conn_id: str = "plivo_default", password: str | None = None, **options: Any
+    ) -> PlivoSandbox:
+        """Start a sandbox and set connection ``conn_id`` to it; return the sandbox.
+
+        Keyword arguments that :class:`PlivoSandbox` takes configure the sandbox; any others
+        become the connection's extras (e.g. ``timeout=2``). ``password`` sets a token other than
+        the sandbox's, to see a wrong one refused.
+        """
+        sandbox_options = {key: value for key, value in options.items() if key in _SANDBOX_OPTIONS}
+        extra = {key: value for key, value in options.items() if key not in _SANDBOX_OPTIONS}
+        sandbox = PlivoSandbox(**sandbox_options).start()
+        self.started.append(sandbox)
+        self._monkeypatch.setenv(
+            f"AIRFLOW_CONN_{conn_id.upper()}", sandbox.connection_json(password=password, **extra)
+        )
+        return sandbox
+
+    def close(self) -> None:
+        """Stop every sandbox this factory started."""
+        while self.started:
+            self.started.pop().stop()
+
 
 @pytest.fixture
-def plivo_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[PlivoSandbox]:
+def plivo_sandbox_factory(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxFactory]:
+    """Start sandboxes behind connections (see :class:`SandboxFactory`); all stop after the test."""
+    factory = SandboxFactory(monkeypatch)
+    try:
+        yield factory
+    finally:
+        factory.close()
+
+
+@pytest.fixture
+def plivo_sandbox(plivo_sandbox_factory: SandboxFactory) -> PlivoSandbox:
     """A fresh sandbox for one test, set as the ``plivo_default`` connection through the environment."""
-    with PlivoSandbox() as sandbox:
-        monkeypatch.setenv("AIRFLOW_CONN_PLIVO_DEFAULT", sandbox.connection_json())
-        yield sandbox
+    return plivo_sandbox_factory()

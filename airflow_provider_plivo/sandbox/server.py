@@ -1,19 +1,29 @@
 """A local HTTP server that speaks Plivo's wire format, for developing and testing DAGs offline.
 
 It checks Basic auth like Plivo, keeps uploaded media in memory (serving each file's bytes at
-its ``media_url``), accepts messages and moves them queued -> sent -> delivered on its own
-clock, which tests can advance. Routes live in one table (``PlivoSandbox._routes``) so a new
-endpoint is one method.
+its ``media_url``), accepts messages and moves them along on its own clock, which tests can
+advance. Routes live in one table (``PlivoSandbox._routes``) so a new endpoint is one method.
+Paths are served with or without their trailing slash, as Plivo serves them.
 
-Test numbers whose messages do not get delivered, for exercising failure paths:
+It is never kinder than Plivo: +1 numbers get no delivery report and stay ``sent``; duplicate
+destinations are sent once, malformed ones come back in ``invalid_number``, more than 1,000
+are refused; unused media expires after 6 hours; wrong-typed fields, malformed bodies and bad
+``Content-Length`` headers get a 400, and a client that stops sending is cut off after
+``read_timeout`` seconds.
 
-================  ===============  ==============================================
-number            final state      ``error_code`` (Plivo's code)
-================  ===============  ==============================================
-``+15005550001``  ``undelivered``  ``80``: destination temporarily unavailable
-``+15005550002``  ``failed``       ``50``: invalid destination number
-``+15005550003``  ``rejected``     ``100``: prohibited by carrier
-================  ===============  ==============================================
+Test numbers (see :mod:`~airflow_provider_plivo.sandbox.delivery`):
+
+=================  ===============  ==================================================
+number             final state      ``error_code``
+=================  ===============  ==================================================
+any other +1       ``sent``         none: no delivery report in the US and Canada
+any other          ``delivered``    ``000``
+``+15005550001``   ``undelivered``  ``80``: destination temporarily unavailable
+``+15005550002``   ``failed``       ``50``: invalid destination number
+``+15005550003``   ``rejected``     ``100``: prohibited by carrier
+``+15005550005``   ``delivered``    ``000``: a +1 carrier that does report delivery
+``+61491570159``   ``sent``         none: outside +1, a carrier that sends no receipt
+=================  ===============  ==================================================
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import operator
 import re
 import socket
 import struct
@@ -29,31 +40,56 @@ import threading
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from airflow_provider_plivo.limits import (
     MAX_FILES_PER_UPLOAD,
     MAX_MEDIA_FILE_SIZE,
-    MAX_MEDIA_PER_MESSAGE,
-    MAX_TEXT_LENGTH,
     MEDIA_EXPIRY_HOURS,
     MEDIA_PAGE_SIZE,
 )
+from airflow_provider_plivo.sandbox import faults, records
+from airflow_provider_plivo.sandbox.bodies import read_body
+from airflow_provider_plivo.sandbox.delivery import TEST_NUMBER_FATES, Fate, error_message, fate_of, progress
 from airflow_provider_plivo.sandbox.faults import MESSAGE_FAULT_KINDS, FaultPlan
-from airflow_provider_plivo.utils.rate_limit import RateLimiter
+from airflow_provider_plivo.sandbox.multipart import MultipartError, parse_form_data
+from airflow_provider_plivo.sandbox.rate_limit import SlidingWindow
+from airflow_provider_plivo.sandbox.responses import (
+    Response,
+    SandboxHTTPError,
+    error_response,
+    json_response,
+    new_api_id,
+)
+from airflow_provider_plivo.sandbox.sends import read_send
+
+if TYPE_CHECKING:
+    from airflow_provider_plivo.sandbox.bodies import BodyStream
+
+__all__ = [
+    "SANDBOX_AUTH_ID",
+    "SANDBOX_AUTH_TOKEN",
+    "TEST_NUMBER_FATES",
+    "PlivoSandbox",
+    "SandboxRequest",
+    "StoredMedia",
+    "StoredMessage",
+]
 
 SANDBOX_AUTH_ID = "MASANDBOX00000000000"
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
-TEST_NUMBER_FATES: dict[str, tuple[str, str]] = {
-    "+15005550001": ("undelivered", "80"),
-    "+15005550002": ("failed", "50"),
-    "+15005550003": ("rejected", "100"),
+_TIME_FILTERS = {
+    "message_time__gt": operator.gt,
+    "message_time__gte": operator.ge,
+    "message_time__lt": operator.lt,
+    "message_time__lte": operator.le,
 }
-"""Destination number -> (final message state, Plivo error code); every other number is delivered."""
+_FIELD_FILTERS = ("message_state", "message_direction", "message_type", "error_code")
+_FILTER_TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
 
 
 @dataclass(frozen=True)
@@ -69,7 +105,10 @@ class StoredMedia:
 
 @dataclass(frozen=True)
 class StoredMessage:
-    """One message (one destination number) as the sandbox keeps it."""
+    """One message (one destination number) as the sandbox keeps it.
+
+    Numbers are kept as sent, with their '+' (``to_number`` in E.164); Plivo's records drop it.
+    """
 
     message_uuid: str
     from_number: str
@@ -80,6 +119,8 @@ class StoredMessage:
     queued_at: datetime
     final_state: str
     error_code: str | None
+    """Plivo's error code once the final state is reached."""
+    units: int = 1
 
 
 @dataclass(frozen=True)
@@ -100,28 +141,7 @@ class SandboxRequest:
     """The fault the sandbox injected into this request, if any."""
 
 
-@dataclass
-class _Response:
-    status: int
-    body: bytes
-    content_type: str = "application/json"
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False
-    """Reset the connection instead of answering."""
-    hang: bool = False
-    """Say nothing until ``hang_seconds`` pass (or the sandbox stops), then drop."""
-
-
-class SandboxHTTPError(Exception):
-    """An error answer in Plivo's shape: ``{"api_id": ..., "error": message}``."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-Route = Callable[["_Call"], _Response]
+Route = Callable[["_Call"], Response]
 
 
 @dataclass
@@ -132,7 +152,7 @@ class _Call:
     path: str
     query: dict[str, list[str]]
     headers: Any
-    body: bytes
+    body: bytes = b""
     match: re.Match[str] | None = None
     file_names: list[str] = field(default_factory=list)
     json: Any = None
@@ -167,6 +187,8 @@ class PlivoSandbox:
     :param delivery_seconds: sandbox-clock seconds from queued to the final state (sent halfway).
     :param rate_limit: ``(requests, seconds)``: answer 429 beyond that many API requests per
         window, as Plivo does beyond 300 per 5 s; None (the default) for no limit.
+    :param read_timeout: seconds a connection may stay silent while the sandbox waits for a
+        request or the rest of its body; then it is cut off (408 mid-body).
     """
 
     def __init__(
@@ -185,6 +207,7 @@ class PlivoSandbox:
         hang_seconds: float = 30.0,
         delivery_seconds: float = 1.0,
         rate_limit: tuple[int, float] | None = None,
+        read_timeout: float = 10.0,
     ) -> None:
         self.auth_id = auth_id
         self.auth_token = auth_token
@@ -192,7 +215,8 @@ class PlivoSandbox:
         self.latency = latency_ms / 1000
         self.hang_seconds = hang_seconds
         self.delivery_seconds = delivery_seconds
-        self._rate_limiter = RateLimiter(*rate_limit) if rate_limit else None
+        self.read_timeout = read_timeout
+        self._rate_limit = SlidingWindow(*rate_limit) if rate_limit else None
         self._in_flight = 0
         self.peak_in_flight = 0
         """The most requests the sandbox was answering at once."""
@@ -208,13 +232,17 @@ class PlivoSandbox:
         self._messages: dict[str, StoredMessage] = {}
         self._requests: list[SandboxRequest] = []
         account = r"/v1/Account/(?P<auth_id>[^/]+)"
+        message = account + r"/Message/(?P<message_uuid>[^/]+)"
+        # Plivo serves its API paths with or without the trailing slash: so does the sandbox.
         self._routes: list[tuple[str, re.Pattern[str], Route, bool]] = [
-            ("POST", re.compile(account + r"/Media/"), self._upload_media, True),
-            ("GET", re.compile(account + r"/Media/"), self._list_media, True),
-            ("GET", re.compile(account + r"/Media/(?P<media_id>[^/]+)/"), self._get_media, True),
-            ("POST", re.compile(account + r"/Message/"), self._send_message, True),
+            ("POST", re.compile(account + r"/Media/?"), self._upload_media, True),
+            ("GET", re.compile(account + r"/Media/?"), self._list_media, True),
+            ("GET", re.compile(account + r"/Media/(?P<media_id>[^/]+)/?"), self._get_media, True),
+            ("POST", re.compile(account + r"/Message/?"), self._send_message, True),
+            ("GET", re.compile(account + r"/Message/?"), self._list_messages, True),
+            ("GET", re.compile(message + r"/?"), self._get_message, True),
+            ("GET", re.compile(message + r"/Media/?"), self._message_media, True),
             ("GET", re.compile(r"/_sandbox/stats"), self._stats, False),
-            ("GET", re.compile(account + r"/Message/(?P<message_uuid>[^/]+)/"), self._get_message, True),
             (
                 "GET",
                 re.compile(r"/Account/(?P<auth_id>[^/]+)/Media/(?P<media_id>[^/]+)"),
@@ -234,11 +262,18 @@ class PlivoSandbox:
         host, port = str(self._server.server_address[0]), self._server.server_address[1]
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
-    def connection_json(self) -> str:
-        """An ``AIRFLOW_CONN_<ID>`` value (JSON form) for a ``plivo`` connection to this sandbox."""
-        return json.dumps(
-            {"conn_type": "plivo", "login": self.auth_id, "password": self.auth_token, "host": self.url}
-        )
+    def connection_json(self, *, password: str | None = None, **extra: Any) -> str:
+        """An ``AIRFLOW_CONN_<ID>`` value (JSON form) for a ``plivo`` connection to this sandbox.
+
+        :param password: a token other than the sandbox's, to see a wrong one refused.
+        :param extra: the connection's extras, e.g. ``timeout=2``.
+        """
+        token = self.auth_token if password is None else password
+        conn: dict[str, Any] = {"conn_type": "plivo", "login": self.auth_id, "password": token}
+        conn["host"] = self.url
+        if extra:
+            conn["extra"] = extra
+        return json.dumps(conn)
 
     def start(self) -> PlivoSandbox:
         """Serve in a background thread; return self."""
@@ -316,13 +351,42 @@ class PlivoSandbox:
         """How many ``method`` requests to a path ending in ``path_suffix`` were answered."""
         return sum(1 for r in self.requests if r.method == method and r.path.endswith(path_suffix))
 
+    # -- what the request handler calls ------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: Any, rfile: BodyStream) -> Response:
+        """Read the body of one request from ``rfile``, answer it and record it.
+
+        It counts as in flight from then until answered, latency included.
+        """
+        with self._lock:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        try:
+            response = self._dispatch(method, target, headers, rfile)
+            if self.latency:
+                self.wait(self.latency)
+            return response
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``, waking early when the sandbox stops, so no wait outlives it."""
+        self._stopping.wait(seconds)
+
     # -- dispatch -----------------------------------------------------------------------------
 
-    def _dispatch(self, method: str, target: str, headers: Any, body: bytes) -> _Response:
+    def _dispatch(self, method: str, target: str, headers: Any, rfile: BodyStream) -> Response:
         """Answer one request and record it in :attr:`requests`."""
         parts = urlsplit(target)
-        call = _Call(method, parts.path, parse_qs(parts.query), headers, body)
-        response = self._answer(call)
+        call = _Call(method, parts.path, parse_qs(parts.query), headers)
+        try:
+            call.body = read_body(headers, rfile)
+        except SandboxHTTPError as err:
+            # The rest of the body is unread: it must not be taken for the next request.
+            response = replace(error_response(err.status, err.message), close=True)
+        else:
+            response = self._answer(call)
         request = SandboxRequest(
             method,
             parts.path,
@@ -336,13 +400,9 @@ class PlivoSandbox:
             self._requests.append(request)
         return response
 
-    def _answer(self, call: _Call) -> _Response:
-        if (
-            self._rate_limiter is not None
-            and call.path.startswith("/v1/")
-            and self._rate_limiter.try_acquire()
-        ):
-            return _error(429, "too many requests")
+    def _answer(self, call: _Call) -> Response:
+        if self._rate_limit is not None and call.path.startswith("/v1/") and not self._rate_limit.admit():
+            return error_response(429, "too many requests")
         for route_method, pattern, handler, needs_auth in self._routes:
             match = pattern.fullmatch(call.path)
             if route_method != call.method or not match:
@@ -353,10 +413,10 @@ class PlivoSandbox:
                     self._authenticate(call.headers.get("Authorization", ""), match["auth_id"])
                 return handler(call)
             except SandboxHTTPError as err:
-                return _error(err.status, err.message)
+                return error_response(err.status, err.message)
             except Exception as err:  # a sandbox bug: answer it rather than drop the connection
-                return _error(500, f"sandbox error: {err!r}")
-        return _error(404, f"{call.method} {call.path} is not a Plivo API path")
+                return error_response(500, f"sandbox error: {err!r}")
+        return error_response(404, f"{call.method} {call.path} is not a Plivo API path")
 
     def _authenticate(self, header: str, path_auth_id: str) -> None:
         scheme, _, encoded = header.partition(" ")
@@ -375,11 +435,14 @@ class PlivoSandbox:
 
     # -- media --------------------------------------------------------------------------------
 
-    def _upload_media(self, call: _Call) -> _Response:
-        parts = _multipart_parts(call.headers.get("Content-Type", ""), call.body)
+    def _upload_media(self, call: _Call) -> Response:
+        try:
+            parts = parse_form_data(call.headers.get("Content-Type", ""), call.body)
+        except MultipartError as err:
+            raise SandboxHTTPError(400, str(err)) from None
         call.file_names.extend(part.file_name for part in parts)
         fault = call.fault = self._fault_plans["media"].next_request()
-        if fault is not None and (answer := _fault_answer(fault)) is not None:
+        if (answer := faults.answer_instead(fault)) is not None:
             return answer
         if not parts:
             raise SandboxHTTPError(400, "no file in the request: send parts named 'file'")
@@ -397,62 +460,42 @@ class PlivoSandbox:
                     400,
                     f"{part.file_name}: {len(part.data)} bytes exceeds the {self.max_file_size} byte limit",
                 )
-        failed_first = fault == "failed-object"
+        failed_first = faults.fails_first_object(fault)
         now = self.now()
         stored = [
-            StoredMedia(uuid.uuid4().hex, part.file_name, part.content_type, part.data, now)
+            StoredMedia(str(uuid.uuid4()), part.file_name, part.content_type, part.data, now)
             for part in parts[1 if failed_first else 0 :]
         ]
         with self._lock:
             self._media.update((media.media_id, media) for media in stored)
         objects = [{**self._describe(media), "status": "success", "status_code": 201} for media in stored]
         if failed_first:
-            objects.insert(0, _failed_object(parts[0]))
-        return _Response(
-            200, json.dumps({"api_id": _api_id(), "objects": objects}).encode(), drop=fault == "lost"
-        )
+            objects.insert(0, faults.failed_object(parts[0].file_name, parts[0].content_type))
+        return faults.after_acting(fault, json_response(200, {"api_id": new_api_id(), "objects": objects}))
 
-    def _get_media(self, call: _Call) -> _Response:
-        media = self.media.get(call.params["media_id"])
+    def _get_media(self, call: _Call) -> Response:
+        media = self._live_media().get(call.params["media_id"])
         if media is None:
             raise SandboxHTTPError(404, "media not found")
-        return _json(200, {"api_id": _api_id(), **self._describe(media)})
+        return json_response(200, {"api_id": new_api_id(), **self._describe(media)})
 
-    def _list_media(self, call: _Call) -> _Response:
-        limit = _int_param(call.query, "limit", MEDIA_PAGE_SIZE)
-        offset = _int_param(call.query, "offset", 0)
-        if not 1 <= limit <= MEDIA_PAGE_SIZE or offset < 0:
-            raise SandboxHTTPError(400, f"limit must be 1 to {MEDIA_PAGE_SIZE} and offset at least 0")
-        newest_first = sorted(self.media.values(), key=lambda m: m.upload_time, reverse=True)
-        total = len(newest_first)
+    def _list_media(self, call: _Call) -> Response:
+        newest_first = sorted(self._live_media().values(), key=lambda m: m.upload_time, reverse=True)
+        return self._page(call, [self._describe(media) for media in newest_first])
 
-        def page(at: int) -> str:
-            return f"{call.path}?limit={limit}&offset={at}"
-
-        meta = {
-            "limit": limit,
-            "offset": offset,
-            "total_count": total,
-            "next": page(offset + limit) if offset + limit < total else None,
-            "previous": page(max(0, offset - limit)) if offset > 0 else None,
-        }
-        objects = [self._describe(m) for m in newest_first[offset : offset + limit]]
-        return _json(200, {"api_id": _api_id(), "meta": meta, "objects": objects})
-
-    def _usable_media(self, media_ids: list[str]) -> list[str]:
-        """The IDs among ``media_ids`` that are unknown, or expired: unused for 6 hours."""
+    def _live_media(self) -> dict[str, StoredMedia]:
+        """The media Plivo still holds: used in a message, or uploaded within 6 hours."""
         cutoff = self.now() - timedelta(hours=MEDIA_EXPIRY_HOURS)
         with self._lock:
-            return [
-                media_id
-                for media_id in media_ids
-                if media_id not in self._media
-                or (media_id not in self._used_media and self._media[media_id].upload_time < cutoff)
-            ]
+            return {
+                media_id: media
+                for media_id, media in self._media.items()
+                if media_id in self._used_media or media.upload_time >= cutoff
+            }
 
     # -- messages -----------------------------------------------------------------------------
 
-    def _send_message(self, call: _Call) -> _Response:
+    def _send_message(self, call: _Call) -> Response:
         try:
             call.json = json.loads(call.body or b"null")
         except ValueError:
@@ -460,82 +503,112 @@ class PlivoSandbox:
         if not isinstance(call.json, dict):
             raise SandboxHTTPError(400, "the body must be a JSON object")
         fault = call.fault = self._fault_plans["message"].next_request()
-        if fault is not None and (answer := _fault_answer(fault)) is not None:
+        if (answer := faults.answer_instead(fault)) is not None:
             return answer
-        request = call.json
-        src, powerpack = request.get("src"), request.get("powerpack_uuid")
-        numbers = [n for n in str(request.get("dst") or "").split("<") if n]
-        text = request.get("text") or ""
-        media_ids = list(request.get("media_ids") or [])
-        media_count = len(media_ids) + len(request.get("media_urls") or [])
-        message_type = request.get("type") or "sms"
-        if not src and not powerpack:
-            raise SandboxHTTPError(400, "src or powerpack_uuid is required")
-        if not numbers:
-            raise SandboxHTTPError(400, "dst is required")
-        if media_count > MAX_MEDIA_PER_MESSAGE:
-            raise SandboxHTTPError(400, f"too many media: {media_count}; at most {MAX_MEDIA_PER_MESSAGE}")
-        if len(text) > MAX_TEXT_LENGTH:
-            raise SandboxHTTPError(400, f"text exceeds {MAX_TEXT_LENGTH} characters")
-        if media_count and message_type != "mms":
-            raise SandboxHTTPError(400, "media can only be sent with type mms")
-        if message_type == "mms" and any(not n.startswith("+1") for n in numbers):
-            raise SandboxHTTPError(400, "mms is supported only for US and Canada numbers")
-        if missing := self._usable_media(media_ids):
+        send = read_send(call.json)
+        live = self._live_media()
+        if missing := [media_id for media_id in send.media_ids if media_id not in live]:
             raise SandboxHTTPError(400, f"media not found or expired: {', '.join(missing)}")
         now = self.now()
+        units = records.message_units(send.text, send.message_type)
         messages = [
             StoredMessage(
                 message_uuid=str(uuid.uuid4()),
-                from_number=src or "",
+                from_number=send.src,
                 to_number=number,
-                text=text,
-                message_type=message_type,
-                media_ids=tuple(media_ids),
+                text=send.text,
+                message_type=send.message_type,
+                media_ids=send.media_ids,
                 queued_at=now,
-                final_state=TEST_NUMBER_FATES.get(number, ("delivered", ""))[0],
-                error_code=TEST_NUMBER_FATES.get(number, ("", None))[1],
+                final_state=fate_of(number).final_state,
+                error_code=fate_of(number).error_code,
+                units=units,
             )
-            for number in numbers
+            for number in send.numbers
         ]
         with self._lock:
-            self._used_media.update(media_ids)
+            self._used_media.update(send.media_ids)
             self._messages.update((m.message_uuid, m) for m in messages)
-        uuids = [m.message_uuid for m in messages]
-        body = {"api_id": _api_id(), "message": "message(s) queued", "message_uuid": uuids}
-        return _Response(202, json.dumps(body).encode(), drop=fault == "lost")
+        body: dict[str, Any] = {
+            "api_id": new_api_id(),
+            "message": "message(s) queued",
+            "message_uuid": [m.message_uuid for m in messages],
+        }
+        if send.invalid_numbers:
+            body["invalid_number"] = list(send.invalid_numbers)
+        return faults.after_acting(fault, json_response(202, body))
 
-    def _get_message(self, call: _Call) -> _Response:
+    def _get_message(self, call: _Call) -> Response:
+        message = self._message(call)
+        return json_response(200, {"api_id": new_api_id(), **self._message_record(message)})
+
+    def _list_messages(self, call: _Call) -> Response:
+        wanted = _message_filter(call.query)
+        newest_first = [(m, self._message_record(m)) for m in reversed(self.messages.values())]
+        return self._page(call, [record for message, record in newest_first if wanted(message, record)])
+
+    def _message_media(self, call: _Call) -> Response:
+        message = self._message(call)
+        stored = self.media
+        objects = [
+            {
+                "content_type": stored[media_id].content_type,
+                "media_id": media_id,
+                "media_url": self._media_url(media_id),
+                "message_uuid": message.message_uuid,
+                "size": len(stored[media_id].data),
+            }
+            for media_id in message.media_ids
+            if media_id in stored
+        ]
+        return self._page(call, objects)
+
+    def _message(self, call: _Call) -> StoredMessage:
         message = self.messages.get(call.params["message_uuid"])
         if message is None:
             raise SandboxHTTPError(404, "message not found")
-        elapsed = (self.now() - message.queued_at).total_seconds()
-        if elapsed < self.delivery_seconds / 2:
-            state, error_code = "queued", None
-        elif elapsed < self.delivery_seconds:
-            state, error_code = "sent", None
-        else:
-            state, error_code = message.final_state, message.error_code
-        return _json(
-            200,
-            {
-                "api_id": _api_id(),
-                "message_uuid": message.message_uuid,
-                "from_number": message.from_number,
-                "to_number": message.to_number,
-                "message_state": state,
-                "message_type": message.message_type,
-                "message_direction": "outbound",
-                "message_time": message.queued_at.isoformat(),
-                "error_code": error_code,
-            },
+        return message
+
+    def _message_record(self, message: StoredMessage) -> dict[str, Any]:
+        """Plivo's record of ``message`` as it stands on the sandbox clock now."""
+        fate = Fate(message.final_state, message.error_code)
+        now = progress(fate, message.queued_at, self.now(), timedelta(seconds=self.delivery_seconds))
+        total_rate, total_amount = records.price(message.message_type, message.units)
+        return {
+            "error_code": now.error_code,
+            "error_message": error_message(now.error_code),
+            "from_number": message.from_number.removeprefix("+"),
+            "message_direction": "outbound",
+            "message_sent_time": records.plivo_time(now.sent_at) if now.sent_at else None,
+            "message_state": now.state,
+            "message_time": records.plivo_time(message.queued_at),
+            "message_type": message.message_type,
+            "message_updated_time": records.plivo_time(now.updated_at),
+            "message_uuid": message.message_uuid,
+            "resource_uri": f"/v1/Account/{self.auth_id}/Message/{message.message_uuid}/",
+            "to_number": message.to_number.removeprefix("+"),
+            "total_amount": total_amount,
+            "total_rate": total_rate,
+            "units": message.units,
+        }
+
+    # -- shared -------------------------------------------------------------------------------
+
+    def _page(self, call: _Call, objects: list[dict[str, Any]]) -> Response:
+        """Answer one page of ``objects`` as the request's ``limit`` and ``offset`` ask."""
+        limit = _int_param(call.query, "limit", MEDIA_PAGE_SIZE)
+        offset = _int_param(call.query, "offset", 0)
+        if not 1 <= limit <= MEDIA_PAGE_SIZE or offset < 0:
+            raise SandboxHTTPError(400, f"limit must be 1 to {MEDIA_PAGE_SIZE} and offset at least 0")
+        return json_response(
+            200, {"api_id": new_api_id(), **records.page(call.path, call.query, objects, limit, offset)}
         )
 
-    def _stats(self, call: _Call) -> _Response:
+    def _stats(self, call: _Call) -> Response:
         """Counts for clients in other processes (``plivo-sandbox``): not part of Plivo's API."""
         requests = [r for r in self.requests if r.path.startswith("/v1/")]
         statuses = Counter(str(request.status) for request in requests)
-        return _json(
+        return json_response(
             200,
             {
                 "requests": len(requests),
@@ -546,11 +619,14 @@ class PlivoSandbox:
             },
         )
 
-    def _media_file(self, call: _Call) -> _Response:
-        media = self.media.get(call.params["media_id"])
+    def _media_file(self, call: _Call) -> Response:
+        media = self._live_media().get(call.params["media_id"])
         if media is None or call.params["auth_id"] != self.auth_id:
             raise SandboxHTTPError(404, "media not found")
-        return _Response(200, media.data, media.content_type)
+        return Response(200, media.data, media.content_type)
+
+    def _media_url(self, media_id: str) -> str:
+        return f"{self.url}/Account/{self.auth_id}/Media/{media_id}"
 
     def _describe(self, media: StoredMedia) -> dict[str, Any]:
         return {
@@ -558,82 +634,9 @@ class PlivoSandbox:
             "file_name": media.file_name,
             "media_id": media.media_id,
             "size": len(media.data),
-            "upload_time": media.upload_time.isoformat().replace("+00:00", "Z"),
-            "media_url": f"{self.url}/Account/{self.auth_id}/Media/{media.media_id}",
+            "upload_time": records.upload_time(media.upload_time),
+            "media_url": self._media_url(media.media_id),
         }
-
-
-@dataclass(frozen=True)
-class _Part:
-    name: str
-    file_name: str
-    content_type: str
-    data: bytes
-
-
-def _multipart_parts(content_type: str, body: bytes) -> list[_Part]:
-    """Split a ``multipart/form-data`` body into its parts (binary-safe)."""
-    match = re.search(r'boundary="?([^";]+)"?', content_type)
-    if not content_type.startswith("multipart/form-data") or not match:
-        raise SandboxHTTPError(400, "uploads must be multipart/form-data")
-    delimiter = b"\r\n--" + match.group(1).encode()
-    segments = (b"\r\n" + body).split(delimiter)
-    parts = []
-    for segment in segments[1:]:
-        if segment.startswith(b"--"):
-            break
-        head, sep, data = segment.partition(b"\r\n\r\n")
-        if not sep:
-            raise SandboxHTTPError(400, "malformed multipart body")
-        headers = {}
-        for line in head.decode("utf-8", "replace").split("\r\n"):
-            key, _, value = line.partition(":")
-            headers[key.strip().lower()] = value.strip()
-        disposition = headers.get("content-disposition", "")
-        name = re.search(r'\bname="([^"]*)"', disposition)
-        file_name = re.search(r'\bfilename="([^"]*)"', disposition)
-        parts.append(
-            _Part(
-                name=name.group(1) if name else "",
-                file_name=file_name.group(1) if file_name else "",
-                content_type=headers.get("content-type", "application/octet-stream"),
-                data=data,
-            )
-        )
-    return parts
-
-
-def _fault_answer(kind: str) -> _Response | None:
-    """The answer a fault gives instead of the upload's own; None for faults that upload first."""
-    if kind in ("400", "500", "503"):
-        return _error(int(kind), f"sandbox fault: HTTP {kind}")
-    if kind == "429":
-        return _error(429, "too many requests")
-    if kind == "429-retry":
-        return _Response(429, _error(429, "too many requests").body, headers={"Retry-After": "1"})
-    if kind == "html-502":
-        page = (
-            b"<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
-        )
-        return _Response(502, page, content_type="text/html")
-    if kind == "truncated":
-        return _Response(200, b'{"api_id": "' + _api_id().encode() + b'", "objects": [{"content_type": "ima')
-    if kind == "reset":
-        return _Response(0, b"", drop=True)
-    if kind == "hang":
-        return _Response(0, b"", hang=True)
-    return None
-
-
-def _failed_object(part: _Part) -> dict[str, Any]:
-    return {
-        "content_type": part.content_type,
-        "file_name": part.file_name,
-        "status": "failed",
-        "status_code": 500,
-        "error_code": 500,
-        "error_message": "media processing failed (sandbox fault)",
-    }
 
 
 def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
@@ -643,16 +646,31 @@ def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
         raise SandboxHTTPError(400, f"{name} must be a whole number") from None
 
 
-def _api_id() -> str:
-    return str(uuid.uuid4())
+def _message_filter(query: dict[str, list[str]]) -> Callable[[StoredMessage, dict[str, Any]], bool]:
+    """Whether a message (and its record now) passes the list's filters; 400 for a malformed time."""
+    bounds = [
+        (_TIME_FILTERS[name], _filter_time(name, values[0]))
+        for name, values in query.items()
+        if name in _TIME_FILTERS
+    ]
+    fields = {name: values[0] for name, values in query.items() if name in _FIELD_FILTERS}
+
+    def wanted(message: StoredMessage, record: dict[str, Any]) -> bool:
+        return all(compare(message.queued_at, bound) for compare, bound in bounds) and all(
+            str(record[name]) == value for name, value in fields.items()
+        )
+
+    return wanted
 
 
-def _json(status: int, payload: dict[str, Any]) -> _Response:
-    return _Response(status, json.dumps(payload).encode())
-
-
-def _error(status: int, message: str) -> _Response:
-    return _json(status, {"api_id": _api_id(), "error": message})
+def _filter_time(name: str, text: str) -> datetime:
+    """A list filter's time, ``YYYY-MM-DD HH:MM[:ss[.uuuuuu]]`` in UTC."""
+    for time_format in _FILTER_TIME_FORMATS:
+        try:
+            return datetime.strptime(text, time_format).replace(tzinfo=timezone.utc)
+        except ValueError:
+            continue
+    raise SandboxHTTPError(400, f"{name} must read YYYY-MM-DD HH:MM[:ss[.uuuuuu]], not {text!r}")
 
 
 class _Server(ThreadingHTTPServer):
@@ -671,22 +689,12 @@ def _handler_for(sandbox: PlivoSandbox) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "PlivoSandbox"
+        timeout = sandbox.read_timeout
 
         def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            with sandbox._lock:
-                sandbox._in_flight += 1
-                sandbox.peak_in_flight = max(sandbox.peak_in_flight, sandbox._in_flight)
-            try:
-                response = sandbox._dispatch(self.command, self.path, self.headers, body)
-                if sandbox.latency:
-                    sandbox._stopping.wait(sandbox.latency)
-            finally:
-                with sandbox._lock:
-                    sandbox._in_flight -= 1
+            response = sandbox.handle(self.command, self.path, self.headers, self.rfile)
             if response.hang:
-                sandbox._stopping.wait(sandbox.hang_seconds)
+                sandbox.wait(sandbox.hang_seconds)
             if response.drop or response.hang:
                 self._reset()
                 return
@@ -695,6 +703,9 @@ def _handler_for(sandbox: PlivoSandbox) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(response.body)))
             for name, value in response.headers.items():
                 self.send_header(name, value)
+            if response.close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
             self.end_headers()
             self.wfile.write(response.body)
 
