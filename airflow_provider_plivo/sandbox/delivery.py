@@ -3,7 +3,9 @@
 The US and Canada (+1) send no delivery reports, so Plivo leaves those messages at ``sent``;
 elsewhere a carrier's receipt moves them to ``delivered``. The sandbox never promises more.
 A message is ``queued`` for the first half of ``delivery_seconds``, ``sent`` from then, and in
-its final state once ``delivery_seconds`` have passed.
+its final state once ``delivery_seconds`` have passed. A test number that fails does so instead
+of reaching ``sent`` (as a message Plivo or the carrier refuses does): a +1 message is done at
+``sent``, so a failure after it would go unseen by a sensor that already succeeded.
 
 The test numbers are tabled in :mod:`airflow_provider_plivo.sandbox.server`'s docstring
 and the README. ``+61491570159`` lies in the range Australia keeps for fiction (0491 570 006 to
@@ -37,6 +39,8 @@ TEST_NUMBER_FATES: dict[str, Fate] = {
     "+61491570159": Fate("sent", None),
 }
 """Destination number (E.164) -> its fate, for exercising every path a DAG can take."""
+
+FAILURE_STATES = ("undelivered", "failed", "rejected")
 
 _ERROR_MESSAGES = {
     "000": "Success",
@@ -75,6 +79,8 @@ def progress(fate: Fate, queued_at: datetime, now: datetime, delivery: timedelta
     sent_at, final_at = queued_at + delivery / 2, queued_at + delivery
     if now < sent_at:
         return Progress("queued", None, None, queued_at)
+    if fate.final_state in FAILURE_STATES:
+        return Progress(fate.final_state, fate.error_code, None, sent_at)
     if now < final_at or fate.final_state == "sent":
         return Progress("sent", None, sent_at, sent_at)
     return Progress(fate.final_state, fate.error_code, sent_at, final_at)
