@@ -7,6 +7,8 @@ system) to a real S3 server (moto) on loopback that checks every request's keys 
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import json
 import os
 import socket
@@ -25,7 +27,7 @@ from airflow_provider_plivo.exceptions import (
 )
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
-from airflow_provider_plivo.sources import expand_media_entries, media_file
+from airflow_provider_plivo.sources import could_not_connect, expand_media_entries, media_file, store_failure
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -200,6 +202,49 @@ def test_a_glob_over_a_store_that_refuses_or_cannot_be_reached_names_pattern_and
     assert refused == "s3://mms/day/*.jpg (connection aws_refused): access denied (Forbidden)"
     assert down.startswith("s3://mms/day/*.jpg (connection aws_down): could not connect (")
     assert isinstance(raised.value.__cause__.__cause__, PermissionError)
+
+
+def _failed_with(cause: Exception) -> Exception:
+    try:
+        raise RuntimeError("the store's wrapper") from cause
+    except RuntimeError as err:
+        return err
+
+
+@pytest.mark.parametrize(
+    ("error", "words"),
+    [
+        (FileNotFoundError("mms/a.jpg"), "no such file"),
+        (PermissionError("Access Denied"), "access denied (Access Denied)"),
+        (ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"), "could not connect ("),
+        (OSError(errno.EHOSTUNREACH, "No route to host"), "could not connect ("),
+        (_failed_with(OSError(errno.ENETUNREACH, "Network is unreachable")), "could not connect ("),
+        (ValueError("a store error of its own"), "could not be read: ValueError: a store error of its own"),
+    ],
+)
+def test_store_errors_are_told_apart_by_type_whatever_the_store(error, words):
+    assert store_failure(error).startswith(words)
+
+
+def test_connection_errors_of_the_store_libraries_read_as_could_not_connect():
+    import aiohttp
+    from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+
+    assert store_failure(EndpointConnectionError(endpoint_url="http://127.0.0.1:1/mms/a.jpg")) == (
+        'could not connect (Could not connect to the endpoint URL: "http://127.0.0.1:1/mms/a.jpg")'
+    )
+    assert store_failure(ConnectTimeoutError(endpoint_url="http://127.0.0.1:1")).startswith(
+        "could not connect"
+    )
+    assert not could_not_connect(PermissionError("Forbidden"))
+
+    async def connect_to_a_closed_port() -> None:
+        async with aiohttp.ClientSession() as session:
+            await session.get(f"http://127.0.0.1:{_closed_port()}/")
+
+    with pytest.raises(aiohttp.ClientConnectorError) as raised:
+        asyncio.run(connect_to_a_closed_port())
+    assert store_failure(raised.value).startswith("could not connect (Cannot connect to host 127.0.0.1:")
 
 
 @pytest.mark.dag
