@@ -18,7 +18,10 @@ __all__ = [
     "PlivoAuthenticationError",
     "PlivoConnectionError",
     "PlivoError",
+    "PlivoMediaFileChangedError",
+    "PlivoMediaFileError",
     "PlivoMediaObjectError",
+    "PlivoMediaSourceError",
     "PlivoMediaUploadError",
     "PlivoMediaValidationError",
     "PlivoMessageValidationError",
@@ -164,6 +167,45 @@ class PlivoMediaUploadError(PlivoError):
             f"Could not upload {len(self.failures)} of {total} media files to Plivo:\n"
             + "\n".join(f"  - {path}: {why}" for path, why in self.failures.items())
         )
+
+
+class PlivoMediaFileError(PlivoError):
+    """One media file (or glob pattern) cannot be used: ``source`` names it as the user did,
+    ``reason`` says why."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        self.source = source
+        self.reason = reason
+        super().__init__(f"{self._where()}: {reason}")
+
+    def _where(self) -> str:
+        return self.source
+
+
+class PlivoMediaSourceError(PlivoMediaFileError, OSError):
+    """The object store could not say what a file (or a glob pattern) holds: access denied, the store
+    could not be reached, or another store error, which is chained as ``__cause__``.
+
+    The message names the Airflow connection (``conn_id``) the store was read through, since a
+    wrong connection is the usual cause. An OSError, as the stores' own errors are.
+    """
+
+    def __init__(self, source: str, reason: str, *, conn_id: str | None) -> None:
+        self.conn_id = conn_id
+        super().__init__(source, reason)
+
+    def _where(self) -> str:
+        return (
+            f"{self.source} (connection {self.conn_id})" if self.conn_id else f"{self.source} (no connection)"
+        )
+
+
+class PlivoMediaFileChangedError(PlivoMediaFileError):
+    """A file changed between validation and the last byte sent: deleted, shorter, longer, or unreadable.
+
+    Not an OSError on purpose: ``requests`` wraps an OSError raised while it streams a body into
+    a connection error, which would hide that the file, not the network, failed.
+    """
 
 
 def _rebuild(cls: type[PlivoError], args: tuple[Any, ...], state: dict[str, Any]) -> PlivoError:

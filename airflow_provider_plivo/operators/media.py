@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseOperator
 
@@ -17,6 +16,7 @@ from airflow_provider_plivo.utils.upload_ledger import UploadLedger
 from airflow_provider_plivo.version_compat import task_state_store
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Sequence
 
     from airflow.sdk import Context
@@ -120,25 +120,20 @@ class PlivoMediaUploadOperator(BaseOperator):
         return [record["media_id"] for record in records]
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """Lineage for the OpenLineage provider, when installed: the files read are the inputs,
-        the Plivo media created are the outputs."""
+        """Lineage for the OpenLineage provider, when installed: the files read are the inputs
+        (each once, however many entries named it), the Plivo media created are the outputs."""
         from airflow.providers.openlineage.extractors import OperatorLineage
         from openlineage.client.event_v2 import Dataset
 
         files, records = self._uploaded
         plivo = urlsplit(self.hook.base_url).netloc
         return OperatorLineage(
-            inputs=[Dataset(namespace=namespace, name=name) for namespace, name in map(_dataset_of, files)],
+            inputs=[
+                Dataset(namespace=namespace, name=name)
+                for namespace, name in dict.fromkeys(file.dataset() for file in files)
+            ],
             outputs=[
                 Dataset(namespace=f"plivo://{plivo}", name=f"{self.hook.auth_id}/Media/{record['media_id']}")
                 for record in records
             ],
         )
-
-
-def _dataset_of(file: MediaFile) -> tuple[str, str]:
-    """OpenLineage's (namespace, name) for a file: ``file`` and its path, or the store and key."""
-    parts = urlsplit(file.source)
-    if file.is_local:
-        return "file", os.path.abspath(unquote(parts.path) if parts.scheme == "file" else file.source)
-    return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/")

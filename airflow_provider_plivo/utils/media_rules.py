@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from airflow_provider_plivo.exceptions import PlivoMediaValidationError
+from airflow_provider_plivo.exceptions import PlivoMediaSourceError, PlivoMediaValidationError
 from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
-from airflow_provider_plivo.sources import media_file
+from airflow_provider_plivo.sources import could_not_connect, media_file
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -42,7 +42,10 @@ def media_content_type(path: str) -> str | None:
 
 
 def media_file_problem(file: MediaFile, *, max_file_size: int = MAX_MEDIA_FILE_SIZE) -> str | None:
-    """Why ``file`` cannot be uploaded to Plivo, in a sentence that names it; None when it can."""
+    """Why ``file`` cannot be uploaded to Plivo, in a sentence that names it; None when it can.
+
+    :raises PlivoMediaSourceError: its object store could not say (access denied, unreachable...).
+    """
     if media_content_type(file.name) is None:
         ext = os.path.splitext(file.name)[1] or "no extension"
         return f"{file.source}: type {ext!r} is not accepted for MMS (accepted: {', '.join(MMS_MEDIA_TYPES)})"
@@ -50,6 +53,8 @@ def media_file_problem(file: MediaFile, *, max_file_size: int = MAX_MEDIA_FILE_S
         info = file.info()
     except FileNotFoundError:
         return f"{file.source}: no such file"
+    except PlivoMediaSourceError:
+        raise
     except OSError as err:
         return f"{file.source}: cannot be read ({err.strerror or err})"
     if not info.is_file:
@@ -69,8 +74,27 @@ def validate_media_files(
     """Raise one :class:`PlivoMediaValidationError` naming every file that cannot be uploaded.
 
     ``files`` are paths, URIs or :class:`~airflow_provider_plivo.sources.MediaFile` objects.
+    The error is raised from the first store error, if any. Once a store could not be reached,
+    its other files are not tried: each try would wait out the store's own retries (seconds).
     """
-    checked = [media_file(file) for file in files]
-    problems = [p for p in (media_file_problem(file, max_file_size=max_file_size) for file in checked) if p]
+    problems: list[str] = []
+    first_store_error: PlivoMediaSourceError | None = None
+    unreachable: dict[object, PlivoMediaSourceError] = {}
+    for file in map(media_file, files):
+        down = unreachable.get(file.store)
+        if down is not None:
+            problems.append(
+                f"{file.source}: not checked, as its store could not be reached for {down.source}"
+            )
+            continue
+        try:
+            problem = media_file_problem(file, max_file_size=max_file_size)
+        except PlivoMediaSourceError as err:
+            problem = str(err)
+            first_store_error = first_store_error or err
+            if could_not_connect(err.__cause__):
+                unreachable[file.store] = err
+        if problem:
+            problems.append(problem)
     if problems:
-        raise PlivoMediaValidationError(problems)
+        raise PlivoMediaValidationError(problems) from first_store_error

@@ -12,11 +12,12 @@ def string_list(value: Any, *, argument: str) -> list[str]:
     """
     ``value`` as a list of strings: one string (or path) is a list of one, never of characters.
 
+    Strings are kept exactly as given, spaces included: a file may be named ``"a.jpg "``.
     A list that templating rendered as a string, ``"['a', 'b']"``, is read back as that list.
     Anything else says which ``argument`` was wrong and, for lists, at which positions.
     """
     if isinstance(value, (str, os.PathLike)):
-        text = os.fspath(value).strip()
+        text = os.fspath(value)
         if not (text.startswith("[") and text.endswith("]")):
             return [text]
         try:

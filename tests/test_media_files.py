@@ -1,0 +1,175 @@
+"""Local files: names are names, and what is sent is exactly what was validated.
+
+A file that changes between validation and its last byte sent raises PlivoMediaFileChangedError,
+never a short or long part. (The same for S3 objects: test_object_storage.py.)
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import requests
+from requests_toolbelt import MultipartEncoder
+
+from airflow_provider_plivo.exceptions import PlivoMediaFileChangedError, PlivoMediaValidationError
+from airflow_provider_plivo.hooks.plivo import PlivoHook
+from airflow_provider_plivo.sources import expand_media_entries, media_file
+from airflow_provider_plivo.utils.media_rules import validate_media_files
+
+
+@pytest.fixture
+def folder(tmp_path):
+    for name in ("photo[1].jpg", "photo1.jpg", "photo2.jpg", "plain.jpg", "a*b.png", "what?.gif", "a.jpg "):
+        (tmp_path / name).write_bytes(name.encode())
+    return tmp_path
+
+
+def sources(entries: list[str]) -> list[str]:
+    return [file.source for file in expand_media_entries(entries)]
+
+
+def test_an_existing_name_is_that_file_whatever_characters_it_holds(folder, plivo_sandbox):
+    entries = [f"{folder}/photo[1].jpg", f"{folder}/plain.jpg", f"{folder}/a*b.png", f"{folder}/what?.gif"]
+
+    files = expand_media_entries(entries)
+    records = PlivoHook().upload_media(files)
+
+    assert [file.source for file in files] == entries
+    assert [plivo_sandbox.media[r["media_id"]].data for r in records] == [
+        b"photo[1].jpg",
+        b"plain.jpg",
+        b"a*b.png",
+        b"what?.gif",
+    ]
+
+
+def test_a_name_is_never_stripped(folder):
+    assert sources([f"{folder}/a.jpg "]) == [f"{folder}/a.jpg "]
+    with pytest.raises(PlivoMediaValidationError, match=r"\n  -  /\S+/plain\.jpg: no such file"):
+        validate_media_files([f" {folder}/plain.jpg"])
+
+
+def test_a_pattern_that_names_no_file_is_a_glob(folder):
+    assert sources([f"{folder}/photo[2].jpg"]) == [f"{folder}/photo2.jpg"]
+    assert sources([f"{folder}/photo?.jpg"]) == [f"{folder}/photo1.jpg", f"{folder}/photo2.jpg"]
+
+
+def test_glob_and_literal_prefixes_force_either_reading(folder):
+    assert sources([f"glob:{folder}/photo[1].jpg"]) == [f"{folder}/photo1.jpg"]
+    assert sources([f"literal:{folder}/photo[2].jpg"]) == [f"{folder}/photo[2].jpg"]
+    with pytest.raises(PlivoMediaValidationError, match=r"photo\[2\]\.jpg: no such file"):
+        validate_media_files(expand_media_entries([f"literal:{folder}/photo[2].jpg"]))
+
+
+def test_a_file_uri_keeps_question_marks_and_brackets_as_part_of_the_name(folder):
+    (what,) = expand_media_entries([f"file://{folder}/what?.gif"])
+    (bracketed,) = expand_media_entries([f"file://{folder}/photo[1].jpg"])
+
+    assert what.source == f"file://{folder}/what?.gif"
+    assert what.info().size == len(b"what?.gif")
+    assert bracketed.info().size == len(b"photo[1].jpg")
+    assert sources([f"file://{folder}/photo[2].jpg"]) == [f"file://{folder}/photo2.jpg"]
+
+
+def test_a_local_object_storage_path_is_a_local_file(folder):
+    from airflow.sdk import ObjectStoragePath
+
+    file = media_file(ObjectStoragePath(f"file://{folder}/plain.jpg"))
+
+    assert file.source == f"file://{folder}/plain.jpg"
+    assert file.dataset() == ("file", f"{folder}/plain.jpg")
+    assert file.info().size == len(b"plain.jpg")
+
+
+def validated(tmp_path, size: int = 1_234):
+    path = tmp_path / "m.jpg"
+    path.write_bytes(bytes(i % 251 for i in range(size)))
+    file = media_file(str(path))
+    assert file.info().size == size
+    return path, file
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda path: path.unlink(), "deleted after validation"),
+        (lambda path: path.write_bytes(b""), "shrank after validation: now 0 bytes, validated as 1,234"),
+        (
+            lambda path: path.write_bytes(b"x" * 1_300),
+            "grew after validation: now 1,300 bytes, validated as 1,234",
+        ),
+        (lambda path: (path.unlink(), path.mkdir()), "could not be read: IsADirectoryError"),
+    ],
+    ids=["deleted", "emptied", "grew", "replaced by a folder"],
+)
+def test_a_file_changed_between_validation_and_open_is_not_opened(tmp_path, change, reason):
+    path, file = validated(tmp_path)
+
+    change(path)
+    with pytest.raises(PlivoMediaFileChangedError) as raised:
+        file.open()
+
+    assert raised.value.reason.startswith(reason)
+    assert raised.value.source == str(path)
+    assert str(raised.value).startswith(f"{path}: {reason}")
+    assert not isinstance(raised.value, OSError)
+
+
+def test_a_file_that_shrinks_while_it_is_read_stops_the_part(tmp_path):
+    path, file = validated(tmp_path, 1_000_000)  # far more than the reader buffers ahead
+    stream = file.open()
+    assert stream.read(100) == path.read_bytes()[:100]
+
+    path.write_bytes(b"short")
+    with pytest.raises(PlivoMediaFileChangedError) as raised:
+        stream.read()
+    stream.close()
+
+    assert re.fullmatch(
+        r"shrank after validation: ended after [\d,]+ of 1,000,000 bytes", raised.value.reason
+    )
+
+
+def test_a_file_that_grows_while_it_is_read_stops_the_part(tmp_path):
+    path, file = validated(tmp_path)
+    stream = file.open()
+    assert stream.read(100) == path.read_bytes()[:100]
+
+    with path.open("ab") as more:
+        more.write(b"appended")
+    with pytest.raises(PlivoMediaFileChangedError) as raised:
+        stream.read()
+    stream.close()
+
+    assert raised.value.reason == "grew after validation: more than the 1,234 bytes validated"
+
+
+def test_an_unchanged_file_streams_exactly_its_validated_bytes_and_counts_down(tmp_path):
+    path, file = validated(tmp_path)
+    stream = file.open()
+    lengths = [stream.len]
+    data = b""
+    while stream.len:
+        data += stream.read(500)
+        lengths.append(stream.len)
+    stream.close()
+
+    assert data == path.read_bytes()
+    assert lengths == [1_234, 734, 234, 0]
+    assert stream.read() == b""
+
+
+def test_a_change_during_an_upload_reaches_the_caller_unwrapped_by_requests(tmp_path, plivo_sandbox):
+    path, file = validated(tmp_path)
+    body = MultipartEncoder(fields=[("file", (file.name, file.open(), "image/jpeg"))])
+    assert body.len > 1_234
+
+    path.write_bytes(b"")
+    with pytest.raises(PlivoMediaFileChangedError, match="shrank after validation: ended after 0 of 1,234"):
+        requests.post(
+            f"{plivo_sandbox.url}/v1/Account/{plivo_sandbox.auth_id}/Media/",
+            data=body,
+            headers={"Content-Type": body.content_type},
+            timeout=10,
+        )
