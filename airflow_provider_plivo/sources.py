@@ -384,5 +384,5 @@ def media_files(
     """The files a hook caller named: one path, URI or ObjectStoragePath is a list of one (never
     of characters), a sequence is its items."""
     if isinstance(value, (str, os.PathLike)) or _is_object_storage_path(value):
-        return [media_file(value)]  # type: ignore[arg-type]
-    return [media_file(entry) for entry in value]  # type: ignore[union-attr]
+        return [media_file(value)]
+    return [media_file(entry) for entry in value]

@@ -18,6 +18,7 @@ from airflow_provider_plivo.client import count_reasons, excerpt, is_transient
 from airflow_provider_plivo.exceptions import (
     PlivoAuthenticationError,
     PlivoError,
+    PlivoMediaFileChangedError,
     PlivoMediaObjectError,
     PlivoMediaUploadError,
     PlivoResponseError,
@@ -173,9 +174,23 @@ class MediaUploader:
                 uploaded, dict.fromkeys((f.source for f in chunk), stop.reason), retryable=False
             )
 
+        changed: dict[str, str] = {}
+
         def attempt() -> None:
-            remaining = [file for file in chunk if file.source not in uploaded]
-            objects = self._post_media(remaining)
+            while True:
+                remaining = [
+                    file for file in chunk if file.source not in uploaded and file.source not in changed
+                ]
+                if not remaining:
+                    return
+                try:
+                    objects = self._post_media(remaining)
+                    break
+                except PlivoMediaFileChangedError as err:
+                    # The request was cut before its body ended, so Plivo stored nothing of it:
+                    # the file is reported by name and the rest of the chunk goes again at once.
+                    self.log.warning("%s; sending the other files of %s without it", err, label)
+                    changed[err.source] = err.reason
             failed: dict[str, str] = {}
             for file, obj in zip(remaining, objects, strict=True):
                 if obj.get("status", "success") == "success" and obj.get("media_id"):
@@ -191,11 +206,13 @@ class MediaUploader:
             stop.set(f"not sent: Plivo refused the credentials ({err.message})")
             raise
         except PlivoMediaObjectError as err:
-            return _ChunkResult(uploaded, err.failures, retryable=True)
+            return _ChunkResult(uploaded, {**changed, **err.failures}, retryable=True)
         except PlivoError as err:
-            missing = {f.source: str(err) for f in chunk if f.source not in uploaded}
-            return _ChunkResult(uploaded, missing, retryable=is_transient(err))
-        return _ChunkResult(uploaded, {}, retryable=False)
+            missing = {
+                f.source: str(err) for f in chunk if f.source not in uploaded and f.source not in changed
+            }
+            return _ChunkResult(uploaded, {**changed, **missing}, retryable=is_transient(err))
+        return _ChunkResult(uploaded, changed, retryable=False)
 
     def _post_media(self, files: list[MediaFile]) -> list[dict[str, Any]]:
         """One upload attempt for ``files`` (no retry); return Plivo's objects, one per file, in order.

@@ -24,6 +24,9 @@ EXAMPLES = [
     errors.PlivoMediaValidationError(["a.jpg: no such file"]),
     errors.PlivoMessageValidationError(["text is too long"]),
     errors.PlivoMediaUploadError({"b.png": "HTTP 400"}, uploaded=[{"file": "a.jpg"}], retryable=False),
+    errors.PlivoMediaFileError("a.jpg", "no such file"),
+    errors.PlivoMediaSourceError("s3://bucket/a.jpg", "access denied (Forbidden)", conn_id="aws_media"),
+    errors.PlivoMediaFileChangedError("a.jpg", "deleted after validation"),
 ]
 
 

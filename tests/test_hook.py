@@ -284,3 +284,27 @@ def test_one_path_string_is_one_file(plivo_sandbox, make_media):
 
     assert record["file"] == path
     assert plivo_sandbox.media[record["media_id"]].data == Path(path).read_bytes()
+
+
+def test_files_deleted_or_emptied_during_an_upload_fail_by_name_and_nothing_is_lost(
+    plivo_sandbox, make_media
+):
+    files = make_media(30)
+    deleted, emptied = Path(files[20]), Path(files[25])
+
+    def change_files_once(records):
+        if deleted.exists():
+            deleted.unlink()
+            emptied.write_bytes(b"")
+
+    with pytest.raises(PlivoMediaUploadError) as raised:
+        fast_hook(chunk_size=1, max_concurrency=1).upload_media(files, on_chunk_uploaded=change_files_once)
+
+    assert set(raised.value.failures) == {str(deleted), str(emptied)}
+    assert "deleted after validation" in raised.value.failures[str(deleted)]
+    assert "shrank after validation" in raised.value.failures[str(emptied)]
+    assert not raised.value.retryable
+    uploaded = {record["media_id"] for record in raised.value.uploaded}
+    assert uploaded == set(plivo_sandbox.media)
+    assert len(uploaded) == 28
+    assert all(media.data for media in plivo_sandbox.media.values())
