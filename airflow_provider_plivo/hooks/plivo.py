@@ -9,6 +9,7 @@ parse, so only ``airflow.sdk`` is imported at module level.
 from __future__ import annotations
 
 import re
+import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -356,10 +357,12 @@ class PlivoHook(BaseHook):
     async def aget_client(self) -> AsyncPlivoClient:
         """An :class:`~airflow_provider_plivo.client.AsyncPlivoClient` for this connection, fetched
         without blocking the event loop; close it (``async with``) when done."""
+        import asyncio
+
         from airflow_provider_plivo.client import AsyncPlivoClient
 
         conn = await self.aget_connection(self.plivo_conn_id)
-        return AsyncPlivoClient(
+        client = AsyncPlivoClient(
             PlivoAccount.from_connection(conn),
             retry_attempts=self.retry_attempts,
             retry_wait_initial=self.retry_wait_initial,
@@ -367,6 +370,12 @@ class PlivoHook(BaseHook):
             pool_size=self.max_concurrency,
             logger=self.log,
         )
+        # The first async client of a process loads the CA store, compiles httpx's URL parser and
+        # loads anyio's asyncio backend: each up to 100 ms that must not stall the triggerer's
+        # loop, so the first one is built in a thread (once; later ones cost well under 1 ms).
+        if not _ASYNC_CLIENT_READY.is_set():
+            await asyncio.to_thread(_prepare_async_client, client)
+        return client
 
     async def aget_messages(
         self, client: AsyncPlivoClient, message_uuids: Sequence[str]
@@ -442,6 +451,21 @@ def _path_id(value: str, what: str) -> str:
 def _with_media_url(media: dict[str, Any]) -> dict[str, Any]:
     """Plivo's media object with ``media_url`` set, also where Plivo named the link ``url``."""
     return {**media, "media_url": media.get("media_url") or media.get("url")}
+
+
+_ASYNC_CLIENT_READY = threading.Event()
+_ASYNC_CLIENT_LOCK = threading.Lock()
+
+
+def _prepare_async_client(client: AsyncPlivoClient) -> None:
+    """Do the slow first-time work of async clients off the event loop (see ``aget_client``)."""
+    import anyio
+
+    with _ASYNC_CLIENT_LOCK:
+        if not _ASYNC_CLIENT_READY.is_set():
+            client.async_session.build_request("GET", client.account.api_root)
+            anyio.run(anyio.sleep, 0)
+            _ASYNC_CLIENT_READY.set()
 
 
 class _MessageListSearch:

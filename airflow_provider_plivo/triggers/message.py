@@ -81,6 +81,7 @@ class PlivoMessageTrigger(BaseTrigger):
         self, hook: PlivoHook, client: AsyncPlivoClient, watch: DeliveryWatch
     ) -> AsyncIterator[TriggerEvent]:
         """Ask about the unsettled messages every ``poll_interval`` until one event settles it all."""
+        reported = -1
         while True:
             outcome = watch.update(await hook.aget_messages(client, watch.unsettled()))
             if outcome.failures:
@@ -89,9 +90,10 @@ class PlivoMessageTrigger(BaseTrigger):
             if outcome.done:
                 yield _event("success", outcome.states)
                 return
-            self.log.info(
-                "%d of %d messages done", len(outcome.states) - len(outcome.waiting), len(outcome.states)
-            )
+            done = len(outcome.states) - len(outcome.waiting)
+            if done != reported:  # progress, not one line per poll from every waiting trigger
+                self.log.info("%d of %d messages done", done, len(outcome.states))
+                reported = done
             await asyncio.sleep(self.poll_interval)
 
 
