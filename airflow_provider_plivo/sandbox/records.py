@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from datetime import datetime
 
 __all__ = ["message_units", "page", "plivo_time", "price", "upload_time"]
@@ -58,9 +58,16 @@ def price(message_type: str, units: int) -> tuple[str, str]:
 
 
 def page(
-    path: str, query: Mapping[str, Sequence[str]], objects: list[dict[str, Any]], limit: int, offset: int
+    path: str,
+    query: Mapping[str, Sequence[str]],
+    objects: Sequence[Any],
+    *,
+    limit: int,
+    offset: int,
+    render: Callable[[Any], dict[str, Any]] = dict,
 ) -> dict[str, Any]:
-    """One page of ``objects`` (all of them, in order) with Plivo's ``meta``.
+    """One page of ``objects`` (all of them, in order) with Plivo's ``meta``; only the page's
+    objects are turned into records by ``render``, so a long list costs one page's work.
 
     The links keep the request's other parameters (a list's filters) after offset and limit.
     """
@@ -80,5 +87,5 @@ def page(
             "previous": link(max(0, offset - limit)) if offset > 0 else None,
             "total_count": total,
         },
-        "objects": objects[offset : offset + limit],
+        "objects": [render(obj) for obj in objects[offset : offset + limit]],
     }

@@ -39,7 +39,7 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -543,9 +543,9 @@ class PlivoSandbox:
         return json_response(200, {"api_id": new_api_id(), **self._message_record(message)})
 
     def _list_messages(self, call: _Call) -> Response:
-        wanted = _message_filter(call.query)
-        newest_first = [(m, self._message_record(m)) for m in reversed(self.messages.values())]
-        return self._page(call, [record for message, record in newest_first if wanted(message, record)])
+        wanted = _message_filter(call.query, self._message_record)
+        matching = [message for message in reversed(self.messages.values()) if wanted(message)]
+        return self._page(call, matching, render=self._message_record)
 
     def _message_media(self, call: _Call) -> Response:
         message = self._message(call)
@@ -594,15 +594,16 @@ class PlivoSandbox:
 
     # -- shared -------------------------------------------------------------------------------
 
-    def _page(self, call: _Call, objects: list[dict[str, Any]]) -> Response:
-        """Answer one page of ``objects`` as the request's ``limit`` and ``offset`` ask."""
+    def _page(
+        self, call: _Call, objects: Sequence[Any], render: Callable[[Any], dict[str, Any]] = dict
+    ) -> Response:
+        """Answer one page of ``objects`` (as records by ``render``) as ``limit`` and ``offset`` ask."""
         limit = _int_param(call.query, "limit", MEDIA_PAGE_SIZE)
         offset = _int_param(call.query, "offset", 0)
         if not 1 <= limit <= MEDIA_PAGE_SIZE or offset < 0:
             raise SandboxHTTPError(400, f"limit must be 1 to {MEDIA_PAGE_SIZE} and offset at least 0")
-        return json_response(
-            200, {"api_id": new_api_id(), **records.page(call.path, call.query, objects, limit, offset)}
-        )
+        listed = records.page(call.path, call.query, objects, limit=limit, offset=offset, render=render)
+        return json_response(200, {"api_id": new_api_id(), **listed})
 
     def _stats(self, call: _Call) -> Response:
         """Counts for clients in other processes (``plivo-sandbox``): not part of Plivo's API."""
@@ -646,8 +647,11 @@ def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
         raise SandboxHTTPError(400, f"{name} must be a whole number") from None
 
 
-def _message_filter(query: dict[str, list[str]]) -> Callable[[StoredMessage, dict[str, Any]], bool]:
-    """Whether a message (and its record now) passes the list's filters; 400 for a malformed time."""
+def _message_filter(
+    query: dict[str, list[str]], record_of: Callable[[StoredMessage], dict[str, Any]]
+) -> Callable[[StoredMessage], bool]:
+    """Whether a message passes the list's filters (its record now, from ``record_of``, is built
+    only for field filters); 400 for a malformed time."""
     bounds = [
         (_TIME_FILTERS[name], _filter_time(name, values[0]))
         for name, values in query.items()
@@ -655,10 +659,11 @@ def _message_filter(query: dict[str, list[str]]) -> Callable[[StoredMessage, dic
     ]
     fields = {name: values[0] for name, values in query.items() if name in _FIELD_FILTERS}
 
-    def wanted(message: StoredMessage, record: dict[str, Any]) -> bool:
-        return all(compare(message.queued_at, bound) for compare, bound in bounds) and all(
-            str(record[name]) == value for name, value in fields.items()
-        )
+    def wanted(message: StoredMessage) -> bool:
+        if not all(compare(message.queued_at, bound) for compare, bound in bounds):
+            return False
+        record = record_of(message) if fields else {}
+        return all(str(record[name]) == value for name, value in fields.items())
 
     return wanted
 
