@@ -481,14 +481,16 @@ class _MessageListSearch:
         sent_at = message_time(first.get("message_time")) or datetime.now(timezone.utc)
         self.filters = {"message_direction": "outbound", "message_time__gte": sent_since_filter(sent_at)}
         self._budget = len(message_uuids) * MESSAGE_PAGE_SIZE // 2
+        self._missing = len(self._wanted) - 1  # the first message is already found
 
     def take(self, message: Mapping[str, Any], found: dict[str, dict[str, Any]]) -> bool:
         """Keep ``message`` if it is one of ours; True once the search should stop."""
         uuid = message.get("message_uuid")
-        if uuid in self._wanted:
+        if uuid in self._wanted and uuid not in found:
             found[uuid] = dict(message)
+            self._missing -= 1
         self._budget -= 1
-        return self._wanted <= found.keys() or self._budget <= 0
+        return self._missing <= 0 or self._budget <= 0
 
 
 def _checked_message(

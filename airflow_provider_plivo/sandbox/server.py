@@ -651,7 +651,7 @@ def _message_filter(
     query: dict[str, list[str]], record_of: Callable[[StoredMessage], dict[str, Any]]
 ) -> Callable[[StoredMessage], bool]:
     """Whether a message passes the list's filters (its record now, from ``record_of``, is built
-    only for field filters); 400 for a malformed time."""
+    only for filters on its state or error code); 400 for a malformed time."""
     bounds = [
         (_TIME_FILTERS[name], _filter_time(name, values[0]))
         for name, values in query.items()
@@ -662,7 +662,8 @@ def _message_filter(
     def wanted(message: StoredMessage) -> bool:
         if not all(compare(message.queued_at, bound) for compare, bound in bounds):
             return False
-        record = record_of(message) if fields else {}
+        fixed = {"message_direction": "outbound", "message_type": message.message_type}
+        record = record_of(message) if fields.keys() - fixed.keys() else fixed
         return all(str(record[name]) == value for name, value in fields.items())
 
     return wanted
