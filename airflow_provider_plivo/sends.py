@@ -18,6 +18,7 @@ from airflow_provider_plivo.client import excerpt, is_transient, send_is_safe_to
 from airflow_provider_plivo.exceptions import PlivoAPIError, PlivoResponseError, PlivoUnknownMediaError
 from airflow_provider_plivo.limits import MAX_NUMBERS_PER_MESSAGE, MESSAGE_PAGE_SIZE
 from airflow_provider_plivo.utils.message_rules import DST_SEPARATOR, message_time, sent_since_filter
+from airflow_provider_plivo.utils.wording import counted
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -124,29 +125,31 @@ class MessageSender:
                     if ledger is not None:
                         ledger.record_answer(keys[n], sent, refused)
                     self.log.info(
-                        "Request %d/%d done (%d of %d): %d numbers messaged, %d invalid; %d/%d numbers done",
+                        "Request %d/%d done (%d of %d): %s messaged, %d invalid; %d/%d numbers done",
                         n + 1,
                         len(batches),
                         done,
                         len(batches),
-                        len(sent),
+                        counted(len(sent), "number"),
                         len(refused),
                         len(messages) + len(invalid),
                         total,
                     )
             self.log.info(
-                "Plivo queued %d messages (%s) to %d numbers in %.1f s; %d invalid numbers",
-                len(messages),
+                "Plivo queued %s (%s) to %s in %.1f s; %s",
+                counted(len(messages), "message"),
                 payload.get("type", "sms"),
-                total,
+                counted(total, "number"),
                 time.monotonic() - started,
-                len(invalid),
+                counted(len(invalid), "invalid number"),
             )
             if errors:
                 # A refusal no retry can fix decides the task's fate before a transient failure.
                 raise next((e for e in errors if not is_transient(e)), errors[0])
         if invalid:
-            self.log.warning("Plivo refused %d invalid numbers: %s", len(invalid), ", ".join(invalid))
+            self.log.warning(
+                "Plivo refused %s: %s", counted(len(invalid), "invalid number"), ", ".join(invalid)
+            )
         return SentMessages(list(messages.values()), invalid)
 
     def _post(self, payload: Mapping[str, Any], numbers: list[str]) -> tuple[list[MessageRecord], list[str]]:

@@ -24,6 +24,7 @@ from airflow_provider_plivo.exceptions import (
     PlivoResponseError,
 )
 from airflow_provider_plivo.utils.media_rules import media_content_type, validate_media_files
+from airflow_provider_plivo.utils.wording import counted
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -98,11 +99,11 @@ class MediaUploader:
             error: Exception | None = None
             workers = min(self.max_concurrency, len(chunks))
             self.log.info(
-                "Uploading %s to Plivo in %s of up to %d files, %d at a time",
-                _count(len(pending), "media file"),
-                _count(len(chunks), "request"),
-                self.chunk_size,
-                workers,
+                "Uploading %s to Plivo in %s",
+                counted(len(pending), "media file"),
+                "1 request"
+                if len(chunks) == 1
+                else f"{len(chunks):,} requests of up to {self.chunk_size} files, {workers} at a time",
             )
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plivo-upload") as pool:
                 futures = {
@@ -136,7 +137,7 @@ class MediaUploader:
                             len(chunks),
                             done,
                             len(chunks),
-                            _count(len(result.uploaded), "file"),
+                            counted(len(result.uploaded), "file"),
                             f", {len(result.failures)} failed" if result.failures else "",
                             len(records),
                             len(unique),
@@ -147,9 +148,9 @@ class MediaUploader:
             self.log.info(
                 "Uploaded %d of %s in %.1f s with %s%s",
                 len(records),
-                _count(len(unique), "media file"),
+                counted(len(unique), "media file"),
                 time.monotonic() - started,
-                _count(len(retries), "retry", "retries"),
+                counted(len(retries), "retry", "retries"),
                 f" ({count_reasons(retries)})" if retries else "",
             )
             if error is not None:
@@ -287,8 +288,3 @@ def _object_failure(obj: Mapping[str, Any]) -> str:
     return (
         f"Plivo reported status {obj.get('status')!r}" + (f" (code {code})" if code else "") + f": {message}"
     )
-
-
-def _count(number: int, singular: str, plural: str | None = None) -> str:
-    """``"1 file"``, ``"3 files"``."""
-    return f"{number} {singular if number == 1 else plural or singular + 's'}"

@@ -87,3 +87,15 @@ def test_a_send_whose_answer_was_lost_is_not_repeated_by_the_retry(plivo_sandbox
     messages = xcom_value(dag_run, "send", key="messages")
     assert {m["number"] for m in messages} == set(numbers)
     assert sorted(xcom_value(dag_run, "send")) == sorted(plivo_sandbox.messages)
+
+
+def test_numbers_plivo_refuses_are_named_and_returned_and_the_rest_are_messaged(plivo_sandbox, capfd):
+    # A possible UK length, so it passes our check, but not a number in service: Plivo refuses it.
+    refused = "+447700900123"
+
+    sent = PlivoHook().send_message(src=SRC, dst=["+14155550101", refused], text="hi")
+
+    assert len(sent) == 1
+    assert sent.invalid_numbers == [refused]
+    assert [m["number"] for m in sent.messages] == ["+14155550101"]
+    assert f"Plivo refused 1 invalid number: {refused}" in capfd.readouterr().out

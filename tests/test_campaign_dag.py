@@ -73,3 +73,38 @@ def test_audience_campaign_messages_2500_numbers_in_3_requests_once_each(plivo_s
     assert len(numbers) == len(set(numbers)) == 2500
     assert len(xcom_value(dag_run, "send_mms", key="messages")) == 2500
     assert len(xcom_value(dag_run, "wait_for_delivery")) == 2500
+
+
+@pytest.mark.dag
+def test_a_deferrable_sensor_retries_status_errors_and_succeeds_once_plivo_recovers(plivo_sandbox, run_dag):
+    # The trigger's hook makes 5 attempts a poll: 5 answers of 503 fail the first try.
+    plivo_sandbox.script_faults(dict.fromkeys(range(1, 6), "503"), endpoint="status")
+
+    dag_run = run_dag("test_dags/deferred_retry_dag.py")
+
+    assert task_states(dag_run) == {"send": "success", "wait": "success"}
+    (wait,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "wait"]
+    assert wait.try_number == 2
+    (uuid,) = xcom_value(dag_run, "send")
+    assert xcom_value(dag_run, "wait") == {uuid: "sent"}
+
+
+@pytest.mark.dag
+def test_the_campaign_runs_when_triggered_by_hand_without_a_logical_date(plivo_sandbox, airflow_db):
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    path = Path(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]) / "example_dags" / "example_plivo_mms_campaign.py"
+    spec = importlib.util.spec_from_file_location("manual_campaign", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    dag_run = module.dag.test(logical_date=None)
+
+    assert dag_run.logical_date is None
+    assert task_states(dag_run)["send_mms"] == "success"
+    (send,) = [r for r in plivo_sandbox.requests if r.method == "POST" and "/Message" in r.path]
+    assert send.json["text"].startswith(f"Today's picks for {dag_run.run_after:%Y-%m-%d}")

@@ -308,3 +308,40 @@ def test_files_deleted_or_emptied_during_an_upload_fail_by_name_and_nothing_is_l
     assert uploaded == set(plivo_sandbox.media)
     assert len(uploaded) == 28
     assert all(media.data for media in plivo_sandbox.media.values())
+
+
+def test_list_media_stops_at_total_count_when_a_server_always_offers_a_next_page(plivo_env):
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    served = []
+
+    class EndlessPages(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            served.append(self.path)
+            page = [{"media_id": f"m{len(served)}-{i}", "url": "https://media.example/x"} for i in range(20)]
+            body = json.dumps(
+                {
+                    "meta": {"total_count": 44, "next": "/v1/Account/MA1/Media?offset=20&limit=20"},
+                    "objects": page,
+                }
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), EndlessPages) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        plivo_env(f"http://127.0.0.1:{server.server_address[1]}", login="MA1", password="t")
+        listed = fast_hook().list_media()
+        server.shutdown()
+
+    assert len(served) == 3
+    assert len(listed) == 60  # the third page is kept whole; no fourth is asked for
+    assert all(media["media_url"] == "https://media.example/x" for media in listed)

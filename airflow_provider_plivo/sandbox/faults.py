@@ -19,7 +19,8 @@ kind               the client sees                                      media st
 =================  ===================================================  ================
 
 On sends (``message_faults``) the same kinds apply, "stored" meaning the message was queued,
-except ``failed-object``.
+except ``failed-object``. Reads of message status (``GET Message/{uuid}/`` and ``GET Message/``,
+scripted with ``script_faults(..., endpoint="status")``) take the kinds that answer instead.
 
 An endpoint asks :func:`answer_instead` first: a kind with an answer of its own replaces the
 endpoint's work. ``lost`` and ``failed-object`` let the endpoint act, then shape its answer:
@@ -44,6 +45,7 @@ __all__ = [
     "FAULT_KINDS",
     "MESSAGE_FAULT_KINDS",
     "RANDOM_FAULT_KINDS",
+    "STATUS_FAULT_KINDS",
     "FaultPlan",
     "after_acting",
     "answer_instead",
@@ -67,6 +69,8 @@ FAULT_KINDS = (
 )
 MESSAGE_FAULT_KINDS = tuple(kind for kind in FAULT_KINDS if kind != "failed-object")
 """Kinds a send can get: it has no per-file objects to fail."""
+STATUS_FAULT_KINDS = tuple(kind for kind in MESSAGE_FAULT_KINDS if kind != "lost")
+"""Kinds a status read can get: it changes nothing, so nothing can be lost."""
 RANDOM_FAULT_KINDS = ("500", "503", "429", "reset", "lost")
 """Kinds drawn by ``fault_rate`` unless others are named: all recoverable by a retry."""
 

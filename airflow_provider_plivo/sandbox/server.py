@@ -55,7 +55,7 @@ from airflow_provider_plivo.limits import (
 from airflow_provider_plivo.sandbox import faults, records
 from airflow_provider_plivo.sandbox.bodies import read_body
 from airflow_provider_plivo.sandbox.delivery import TEST_NUMBER_FATES, Fate, error_message, fate_of, progress
-from airflow_provider_plivo.sandbox.faults import MESSAGE_FAULT_KINDS, FaultPlan
+from airflow_provider_plivo.sandbox.faults import MESSAGE_FAULT_KINDS, STATUS_FAULT_KINDS, FaultPlan
 from airflow_provider_plivo.sandbox.multipart import MultipartError, parse_form_data
 from airflow_provider_plivo.sandbox.rate_limit import SlidingWindow
 from airflow_provider_plivo.sandbox.responses import (
@@ -223,6 +223,7 @@ class PlivoSandbox:
         self._fault_plans = {
             "media": FaultPlan(faults, rate=fault_rate, seed=fault_seed),
             "message": FaultPlan(message_faults, kinds=MESSAGE_FAULT_KINDS),
+            "status": FaultPlan(None, kinds=STATUS_FAULT_KINDS, random_kinds=()),
         }
         self._stopping = threading.Event()
         self._lock = threading.Lock()
@@ -331,7 +332,8 @@ class PlivoSandbox:
         return list(self._fault_plans["media"].injected)
 
     def script_faults(self, faults: Mapping[int, str], *, endpoint: str = "media") -> None:
-        """Script faults for ``media`` (upload) or ``message`` (send) requests: number -> kind.
+        """Script faults for ``media`` (upload), ``message`` (send) or ``status`` (reads of message
+        status) requests: number -> kind.
 
         Numbers are 1-based and counted from the sandbox's start, per endpoint.
         """
@@ -539,13 +541,22 @@ class PlivoSandbox:
         return faults.after_acting(fault, json_response(202, body))
 
     def _get_message(self, call: _Call) -> Response:
+        if (answer := self._status_fault(call)) is not None:
+            return answer
         message = self._message(call)
         return json_response(200, {"api_id": new_api_id(), **self._message_record(message)})
 
     def _list_messages(self, call: _Call) -> Response:
+        if (answer := self._status_fault(call)) is not None:
+            return answer
         wanted = _message_filter(call.query, self._message_record)
         matching = [message for message in reversed(self.messages.values()) if wanted(message)]
         return self._page(call, matching, render=self._message_record)
+
+    def _status_fault(self, call: _Call) -> Response | None:
+        """The answer a scripted fault gives a status read instead of its own, if any."""
+        call.fault = self._fault_plans["status"].next_request()
+        return faults.answer_instead(call.fault)
 
     def _message_media(self, call: _Call) -> Response:
         message = self._message(call)

@@ -1,0 +1,31 @@
+"""Test DAG: send ``params.text`` to ``params.dst`` and wait in the triggerer, with one Airflow retry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import DAG
+
+from airflow_provider_plivo.operators.message import PlivoSendMessageOperator
+from airflow_provider_plivo.sensors.message import PlivoMessageSensor
+
+with DAG(
+    dag_id="plivo_deferred_retry_test",
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    params={"dst": ["+14155550101"]},
+    default_args={"retries": 0},
+) as dag:
+    send = PlivoSendMessageOperator(
+        task_id="send", src="+14155550100", dst="{{ params.dst }}", text="deferred retry test"
+    )
+    PlivoMessageSensor(
+        task_id="wait",
+        message_uuids=send.output,
+        deferrable=True,
+        poke_interval=0.3,
+        timeout=120,
+        retries=1,
+        retry_delay=timedelta(seconds=0),
+    )
