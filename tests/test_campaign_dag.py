@@ -80,7 +80,7 @@ def test_a_deferrable_sensor_retries_status_errors_and_succeeds_once_plivo_recov
     # The trigger's hook makes 5 attempts a poll: 5 answers of 503 fail the first try.
     plivo_sandbox.script_faults(dict.fromkeys(range(1, 6), "503"), endpoint="status")
 
-    dag_run = run_dag("test_dags/deferred_retry_dag.py")
+    dag_run = run_dag("test_dags/deferred_delivery_dag.py")
 
     assert task_states(dag_run) == {"send": "success", "wait": "success"}
     (wait,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == "wait"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pendulum
 from airflow.sdk import DAG
 
@@ -18,6 +20,13 @@ with DAG(
     send = PlivoSendMessageOperator(
         task_id="send", src="+14155550100", dst="{{ params.dst }}", text="deferred delivery test"
     )
+    # One retry: a transient error while waiting is retried; a delivery failure is final.
     PlivoMessageSensor(
-        task_id="wait", message_uuids=send.output, deferrable=True, poke_interval=0.3, timeout=60
+        task_id="wait",
+        message_uuids=send.output,
+        deferrable=True,
+        poke_interval=0.3,
+        timeout=60,
+        retries=1,
+        retry_delay=timedelta(seconds=0),
     )
