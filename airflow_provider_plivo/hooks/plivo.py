@@ -129,15 +129,17 @@ class PlivoHook(BaseHook):
         """The ready client: this connection's account, this hook's retries, pool and rate limit."""
         from airflow_provider_plivo.client import PlivoClient
 
-        return PlivoClient(
-            self._account,
-            retry_attempts=self.retry_attempts,
-            retry_wait_initial=self.retry_wait_initial,
-            retry_wait_max=self.retry_wait_max,
-            pool_size=self.max_concurrency,
-            rate_limiter=self._rate_limiter,
-            logger=self.log,
-        )
+        return PlivoClient(self._account, rate_limiter=self._rate_limiter, **self._client_settings())
+
+    def _client_settings(self) -> dict[str, Any]:
+        """What the blocking and the async client share: retries, pool size, log."""
+        return {
+            "retry_attempts": self.retry_attempts,
+            "retry_wait_initial": self.retry_wait_initial,
+            "retry_wait_max": self.retry_wait_max,
+            "pool_size": self.max_concurrency,
+            "logger": self.log,
+        }
 
     @cached_property
     def uploader(self) -> MediaUploader:
@@ -362,14 +364,7 @@ class PlivoHook(BaseHook):
         from airflow_provider_plivo.client import AsyncPlivoClient
 
         conn = await self.aget_connection(self.plivo_conn_id)
-        client = AsyncPlivoClient(
-            PlivoAccount.from_connection(conn),
-            retry_attempts=self.retry_attempts,
-            retry_wait_initial=self.retry_wait_initial,
-            retry_wait_max=self.retry_wait_max,
-            pool_size=self.max_concurrency,
-            logger=self.log,
-        )
+        client = AsyncPlivoClient(PlivoAccount.from_connection(conn), **self._client_settings())
         # The first async client of a process loads the CA store, compiles httpx's URL parser and
         # loads anyio's asyncio backend: each up to 100 ms that must not stall the triggerer's
         # loop, so the first one is built in a thread (once; later ones cost well under 1 ms).

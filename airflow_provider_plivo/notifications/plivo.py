@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airflow.sdk.bases.notifier import BaseNotifier
 
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.utils.templating import string_list
+from airflow_provider_plivo.utils.templating import rendered_message
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -71,7 +71,7 @@ class PlivoNotifier(BaseNotifier):
     def notify(self, context: Context) -> None:
         """Send the rendered message; log, never raise, when that fails."""
         try:
-            sent = self.hook.send_message(**self._message())
+            sent = self.hook.send_message(**rendered_message(self))
         except Exception as err:
             self.log.error("Plivo notification not sent (the outcome it reports stands): %s", err)
             return
@@ -81,21 +81,11 @@ class PlivoNotifier(BaseNotifier):
         """:meth:`notify` on the triggerer's event loop (deadline alerts), without blocking it."""
         try:
             async with await self.hook.aget_client() as client:
-                sent = await self.hook.asend_message(client, **self._message())
+                sent = await self.hook.asend_message(client, **rendered_message(self))
         except Exception as err:
             self.log.error("Plivo notification not sent (the outcome it reports stands): %s", err)
             return
         self.log.info("Plivo notification sent to %d numbers: %s", len(sent), ", ".join(sent))
-
-    def _message(self) -> dict[str, Any]:
-        return {
-            "src": self.src or None,
-            "dst": string_list(self.dst, argument="dst"),
-            "text": self.text,
-            "media_ids": string_list(self.media_ids or [], argument="media_ids"),
-            "media_urls": string_list(self.media_urls or [], argument="media_urls"),
-            "powerpack_uuid": self.powerpack_uuid,
-        }
 
 
 send_plivo_notification = PlivoNotifier

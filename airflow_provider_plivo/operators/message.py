@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.utils.send_ledger import TaskStateSendLedger
 from airflow_provider_plivo.utils.task_errors import fail_fast
-from airflow_provider_plivo.utils.templating import string_list
+from airflow_provider_plivo.utils.templating import rendered_message
 from airflow_provider_plivo.version_compat import task_state_store
 
 if TYPE_CHECKING:
@@ -100,12 +100,7 @@ class PlivoSendMessageOperator(BaseOperator):
             )
         with fail_fast():
             sent = self.hook.send_message(
-                src=self.src or None,
-                dst=string_list(self.dst, argument="dst"),
-                text=self.text or None,
-                media_ids=string_list(self.media_ids or [], argument="media_ids"),
-                media_urls=string_list(self.media_urls or [], argument="media_urls"),
-                powerpack_uuid=self.powerpack_uuid,
+                **rendered_message(self),
                 ledger=TaskStateSendLedger(store) if store is not None else None,
                 **self.message_params,
             )

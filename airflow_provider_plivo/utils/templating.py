@@ -33,3 +33,17 @@ def string_list(value: Any, *, argument: str) -> list[str]:
     if bad:
         raise TypeError(f"{argument} must hold only strings; not strings: {', '.join(bad)}")
     return [os.fspath(item) for item in items]
+
+
+def rendered_message(source: Any) -> dict[str, Any]:
+    """The ``send_message`` arguments of a rendered operator or notifier (``source``): its
+    templated ``dst``, ``media_ids`` and ``media_urls`` as lists, an empty ``src`` or ``text`` as
+    None."""
+    return {
+        "src": source.src or None,
+        "dst": string_list(source.dst, argument="dst"),
+        "text": source.text or None,
+        "media_ids": string_list(source.media_ids or [], argument="media_ids"),
+        "media_urls": string_list(source.media_urls or [], argument="media_urls"),
+        "powerpack_uuid": source.powerpack_uuid,
+    }
