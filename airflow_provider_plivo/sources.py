@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
     from typing_extensions import TypeIs
 
+__all__ = ["media_batches"]
+"""The one name for DAG authors; the rest serves the hook and the operator."""
+
 _GLOB_MAGIC = ("*", "?", "[")
 FORCE_GLOB = "glob:"
 """An entry starting with this is a glob pattern, even where a file of that name exists."""
