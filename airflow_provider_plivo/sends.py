@@ -87,6 +87,7 @@ class MessageSender:
         """
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
+        wanted = list(numbers)
         messages: dict[str, MessageRecord] = {}
         invalid: list[str] = []
         if ledger is not None:
@@ -103,6 +104,7 @@ class MessageSender:
                 ledger.record_start(batch, _utc_now()) if ledger else n for n, batch in enumerate(batches)
             ]
             errors: list[Exception] = []
+            unconfirmed = 0
             workers = min(self.max_concurrency, len(batches))
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plivo-send") as pool:
                 futures = {pool.submit(self._post, payload, batch): n for n, batch in enumerate(batches)}
@@ -119,6 +121,7 @@ class MessageSender:
                             err,
                         )
                         errors.append(err)
+                        unconfirmed += len(batches[n])
                         continue
                     messages.update((record["number"], record) for record in sent)
                     invalid.extend(refused)
@@ -136,12 +139,15 @@ class MessageSender:
                         total,
                     )
             self.log.info(
-                "Plivo queued %s (%s) to %s in %.1f s; %s",
+                "Plivo confirmed %s (%s) to %s in %.1f s; %s%s",
                 counted(len(messages), "message"),
                 payload.get("type", "sms"),
                 counted(total, "number"),
                 time.monotonic() - started,
                 counted(len(invalid), "invalid number"),
+                f"; {counted(unconfirmed, 'number')} not confirmed (their request failed)"
+                if unconfirmed
+                else "",
             )
             if errors:
                 # A refusal no retry can fix decides the task's fate before a transient failure.
@@ -150,7 +156,8 @@ class MessageSender:
             self.log.warning(
                 "Plivo refused %s: %s", counted(len(invalid), "invalid number"), ", ".join(invalid)
             )
-        return SentMessages(list(messages.values()), invalid)
+        # In the caller's order, whether a message was sent now or recovered from an earlier try.
+        return SentMessages([messages[number] for number in wanted if number in messages], invalid)
 
     def _post(self, payload: Mapping[str, Any], numbers: list[str]) -> tuple[list[MessageRecord], list[str]]:
         """One ``POST Message/`` to ``numbers``; (who got which message, numbers Plivo refused).

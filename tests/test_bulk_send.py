@@ -99,3 +99,21 @@ def test_numbers_plivo_refuses_are_named_and_returned_and_the_rest_are_messaged(
     assert sent.invalid_numbers == [refused]
     assert [m["number"] for m in sent.messages] == ["+14155550101"]
     assert f"Plivo refused 1 invalid number: {refused}" in capfd.readouterr().out
+
+
+@pytest.mark.dag
+def test_a_lost_request_in_a_large_send_is_recovered_and_the_records_fit_the_store(
+    plivo_sandbox, run_dag, capfd
+):
+    plivo_sandbox.script_faults({2: "lost"}, endpoint="message")
+    numbers = audience(2100)
+
+    dag_run = run_dag(SEND_DAG, dst=numbers)
+
+    assert task_states(dag_run)["send"] == "success"
+    assert len(send_requests(plivo_sandbox)) == 3
+    assert len(plivo_sandbox.messages) == 2100
+    assert [m["number"] for m in xcom_value(dag_run, "send", key="messages")] == numbers
+    out = capfd.readouterr().out
+    assert "Plivo's message list shows 1000 of them messaged since; the other 0 are sent now" in out
+    assert "exceeds configured max_value_storage_bytes" not in out

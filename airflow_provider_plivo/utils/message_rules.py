@@ -195,7 +195,7 @@ def delivery_outcome(
 ) -> DeliveryOutcome:
     """Judge messages (UUID -> Plivo's message object): done in ``success_states``, or where
     :func:`done_states` says for its destination when ``success_states`` is None."""
-    states = {uuid: str(message.get("message_state")) for uuid, message in messages.items()}
+    states = {uuid: str(message.get("message_state") or "unknown") for uuid, message in messages.items()}
     failures = [
         f"{uuid} to {_display_number(messages[uuid].get('to_number'))} {state} "
         f"(Plivo error code {messages[uuid].get('error_code')})"
