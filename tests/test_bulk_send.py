@@ -11,6 +11,12 @@ from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
 
 SRC = "+14155550100"
 SEND_DAG = "test_dags/retried_dag.py"
+HAS_TASK_STATE_STORE = hasattr(
+    __import__("airflow.sdk.execution_time.context", fromlist=["_"]), "TaskStateStoreAccessor"
+)
+needs_task_state_store = pytest.mark.skipif(
+    not HAS_TASK_STATE_STORE, reason="sends are recorded in the task state store, new in Airflow 3.3"
+)
 
 
 def audience(count: int) -> list[str]:
@@ -73,6 +79,7 @@ def test_numbers_plivo_would_refuse_are_named_before_anything_is_sent(plivo_sand
 
 
 @pytest.mark.dag
+@needs_task_state_store
 def test_a_send_whose_answer_was_lost_is_not_repeated_by_the_retry(plivo_sandbox, run_dag):
     plivo_sandbox.script_faults({1: "lost"}, endpoint="message")
     numbers = audience(3)
@@ -102,6 +109,7 @@ def test_numbers_plivo_refuses_are_named_and_returned_and_the_rest_are_messaged(
 
 
 @pytest.mark.dag
+@needs_task_state_store
 def test_a_lost_request_in_a_large_send_is_recovered_and_the_records_fit_the_store(
     plivo_sandbox, run_dag, capfd
 ):
@@ -117,3 +125,18 @@ def test_a_lost_request_in_a_large_send_is_recovered_and_the_records_fit_the_sto
     out = capfd.readouterr().out
     assert "Plivo's message list shows 1000 of them messaged since; the other 0 are sent now" in out
     assert "exceeds configured max_value_storage_bytes" not in out
+
+
+@pytest.mark.dag
+@pytest.mark.skipif(HAS_TASK_STATE_STORE, reason="Airflow 3.3+ records sends in the task state store")
+def test_without_a_task_state_store_a_retry_messages_every_number_again_and_says_so(
+    plivo_sandbox, run_dag, capfd
+):
+    plivo_sandbox.script_faults({1: "lost"}, endpoint="message")
+
+    dag_run = run_dag(SEND_DAG, dst=audience(3))
+
+    assert task_states(dag_run)["send"] == "success"
+    assert len(send_requests(plivo_sandbox)) == 2
+    assert len(plivo_sandbox.messages) == 6
+    assert "a retry of this task messages every number again" in capfd.readouterr().out
