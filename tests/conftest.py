@@ -1,8 +1,9 @@
 """Test setup: a throwaway AIRFLOW_HOME on SQLite whose dags folder holds the example DAGs and
-the test DAGs, and helpers to run a DAG with ``dag.test()`` and read what it left behind.
+the test DAGs, and fixtures to run a DAG with ``dag.test()`` and read what it left behind.
 
 Airflow reads its configuration on first import, so the environment is set here, before any
-test module imports Airflow.
+test module imports Airflow. Tests reach these paths through the fixtures below, never by
+importing this module.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from airflow_provider_plivo.sandbox.dag_runs import migrate_metadata_db, run_dag
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from airflow_provider_plivo.sandbox.pytest_plugin import SandboxFactory
+
 REPO = Path(__file__).resolve().parent.parent
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="plivo-airflow-home-"))
 DAGS_FOLDER = AIRFLOW_HOME / "dags"
@@ -31,6 +34,18 @@ os.environ.update(
     AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
 )
 os.environ.pop("AIRFLOW_CONN_PLIVO_DEFAULT", None)
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    """The temporary AIRFLOW_HOME every test runs with (its metadata database, logs, dags folder)."""
+    return AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def dags_folder() -> Path:
+    """The dags folder: ``example_dags/`` and ``test_dags/`` (this repository's tests/dags)."""
+    return DAGS_FOLDER
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +85,10 @@ def make_media(tmp_path: Path) -> Callable[..., list[str]]:
 
 @pytest.fixture
 def plivo_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    """Point ``plivo_default`` at a URL with the given credentials and extras."""
+    """Point ``plivo_default`` at a URL no sandbox serves, with the given credentials and extras.
+
+    For a sandbox, use the ``plivo_sandbox_factory`` fixture (shipped with the package).
+    """
 
     def point(url: str, *, login: str, password: str, **extra: Any) -> None:
         import json
@@ -79,6 +97,14 @@ def plivo_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
         monkeypatch.setenv("AIRFLOW_CONN_PLIVO_DEFAULT", json.dumps(conn))
 
     return point
+
+
+@pytest.fixture
+def plivo_down(plivo_sandbox_factory: SandboxFactory) -> str:
+    """Point ``plivo_default`` at a sandbox that has stopped: nothing listens there. Its URL."""
+    sandbox = plivo_sandbox_factory()
+    sandbox.stop()
+    return sandbox.url
 
 
 _FIGURES: list[str] = []

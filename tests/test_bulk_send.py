@@ -3,11 +3,16 @@ with its message, invalid numbers reported; and exactly once across Airflow trie
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
+
+if TYPE_CHECKING:
+    from airflow_provider_plivo.sandbox import PlivoSandbox, SandboxRequest
 
 SRC = "+14155550100"
 SEND_DAG = "test_dags/retried_dag.py"
@@ -24,7 +29,7 @@ def audience(count: int) -> list[str]:
     return [f"+1415{200 + i // 10_000:03d}{i % 10_000:04d}" for i in range(count)]
 
 
-def send_requests(sandbox) -> list:
+def send_requests(sandbox: PlivoSandbox) -> list[SandboxRequest]:
     return [r for r in sandbox.requests if r.method == "POST" and r.path.rstrip("/").endswith("/Message")]
 
 

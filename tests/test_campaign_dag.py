@@ -11,7 +11,7 @@ CAMPAIGN_DAG = "example_dags/example_plivo_mms_campaign.py"
 
 
 @pytest.fixture(autouse=True)
-def quick_polling(monkeypatch):
+def quick_polling(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PLIVO_DELIVERY_POLL_SECONDS", "0.3")
 
 

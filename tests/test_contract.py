@@ -13,12 +13,19 @@ import io
 import re
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import plivo
 import plivo.exceptions
 import plivo.rest.client
 import pytest
 import requests
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from airflow_provider_plivo.sandbox import PlivoSandbox
 
 SRC = "+14155550100"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -101,14 +108,14 @@ DOCUMENTED = {
 
 
 @pytest.fixture
-def client(plivo_sandbox, monkeypatch):
+def client(plivo_sandbox: PlivoSandbox, monkeypatch: pytest.MonkeyPatch) -> plivo.RestClient:
     """The official SDK pointed at the sandbox (it rebuilds its base URI from this constant)."""
     monkeypatch.setattr(plivo.rest.client, "PLIVO_API_BASE_URI", f"{plivo_sandbox.url}/v1/Account")
     return plivo.RestClient(plivo_sandbox.auth_id, plivo_sandbox.auth_token)
 
 
 @pytest.fixture
-def images(tmp_path):
+def images(tmp_path: Path) -> Callable[[int], list[str]]:
     def make(count: int) -> list[str]:
         paths = [tmp_path / f"img{i:02d}.png" for i in range(count)]
         for i, path in enumerate(paths):
@@ -183,7 +190,7 @@ def test_the_sdk_sees_unknown_ids_as_404(client):
         client.messages.get(str(uuid.uuid4()))
 
 
-def sandbox_bodies(sandbox) -> dict[str, dict]:
+def sandbox_bodies(sandbox: PlivoSandbox) -> dict[str, dict[str, Any]]:
     """One body of each documented kind, as the sandbox answers over HTTP."""
     base = f"{sandbox.url}/v1/Account/{sandbox.auth_id}"
     auth = (sandbox.auth_id, sandbox.auth_token)

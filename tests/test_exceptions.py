@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import pickle
+from typing import Any
 
 import pytest
 
 from airflow_provider_plivo import exceptions as errors
 
-API = {"status_code": 400, "message": "invalid media", "endpoint": "POST Message/", "api_id": "a-1"}
+API: dict[str, Any] = {
+    "status_code": 400,
+    "message": "invalid media",
+    "endpoint": "POST Message/",
+    "api_id": "a-1",
+}
 
 EXAMPLES = [
     errors.PlivoError("plain"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from airflow_provider_plivo.sandbox.dag_runs import task_states
@@ -9,20 +11,24 @@ from airflow_provider_plivo.sandbox.dag_runs import task_states
 RETRIED_DAG = "test_dags/retried_dag.py"
 
 
-def tries(dag_run, task_id: str) -> int:
+def tries(dag_run: Any, task_id: str) -> int:
     (ti,) = [ti for ti in dag_run.get_task_instances() if ti.task_id == task_id]
-    return ti.try_number
+    return int(ti.try_number)
 
 
 @pytest.mark.dag
-def test_a_missing_file_fails_the_task_on_its_first_try(plivo_sandbox, run_dag, tmp_path, capfd):
+def test_a_missing_file_fails_the_task_on_its_first_try_before_any_upload(
+    plivo_sandbox, run_dag, make_media, tmp_path, capfd
+):
+    # The rules themselves are tested in test_media.py; here: they run before the first request.
     missing = str(tmp_path / "gone.jpg")
 
-    dag_run = run_dag(RETRIED_DAG, files=[missing])
+    dag_run = run_dag(RETRIED_DAG, files=[*make_media(4), missing])
 
     assert task_states(dag_run)["upload"] == "failed"
     assert tries(dag_run, "upload") == 1
     assert plivo_sandbox.count_requests("POST", "/Media/") == 0
+    assert plivo_sandbox.media == {}
     out = capfd.readouterr().out
     assert f"{missing}: no such file" in out
     assert "PlivoMediaValidationError" in out

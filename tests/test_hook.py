@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -15,12 +16,15 @@ from airflow_provider_plivo.exceptions import (
     PlivoMediaValidationError,
 )
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.sandbox import PlivoSandbox
+
+if TYPE_CHECKING:
+    from airflow_provider_plivo.records import MediaRecord
+    from airflow_provider_plivo.sandbox import PlivoSandbox
 
 FAST_RETRIES = {"retry_wait_initial": 0.01, "retry_wait_max": 0.05}
 
 
-def fast_hook(**kwargs) -> PlivoHook:
+def fast_hook(**kwargs: Any) -> PlivoHook:
     return PlivoHook(**{**FAST_RETRIES, **kwargs})
 
 
@@ -28,7 +32,7 @@ def upload_statuses(sandbox: PlivoSandbox) -> list[int]:
     return [r.status for r in sandbox.requests if r.method == "POST"]
 
 
-def assert_stored_as(sandbox: PlivoSandbox, records: list[dict], files: list[str]) -> None:
+def assert_stored_as(sandbox: PlivoSandbox, records: list[MediaRecord], files: list[str]) -> None:
     assert [r["file"] for r in records] == files
     for record, path in zip(records, files, strict=True):
         assert sandbox.media[record["media_id"]].data == Path(path).read_bytes(), path
@@ -141,11 +145,11 @@ def test_client_error_is_not_retried_and_other_chunks_still_upload(plivo_sandbox
     assert [r["file"] for r in raised.value.uploaded] == files[2:]
 
 
-def test_wrong_token_fails_at_once_with_plivos_message(make_media, plivo_env):
-    with PlivoSandbox() as sandbox:
-        plivo_env(sandbox.url, login=sandbox.auth_id, password="not-the-token")
-        with pytest.raises(PlivoAuthenticationError) as raised:
-            fast_hook(chunk_size=1, max_concurrency=1).upload_media(make_media(3))
+def test_wrong_token_fails_at_once_with_plivos_message(plivo_sandbox_factory, make_media):
+    sandbox = plivo_sandbox_factory(password="not-the-token")
+
+    with pytest.raises(PlivoAuthenticationError) as raised:
+        fast_hook(chunk_size=1, max_concurrency=1).upload_media(make_media(3))
 
     assert upload_statuses(sandbox) == [401]
     message = str(raised.value)
@@ -154,21 +158,17 @@ def test_wrong_token_fails_at_once_with_plivos_message(make_media, plivo_env):
     assert "not-the-token" not in message + repr(raised.value)
 
 
-def test_hung_request_times_out_and_is_retried(make_media, plivo_env):
-    with PlivoSandbox(faults={1: "hang"}, hang_seconds=30) as sandbox:
-        plivo_env(sandbox.url, login=sandbox.auth_id, password=sandbox.auth_token, timeout=0.5)
-        records = fast_hook().upload_media(make_media(2))
+def test_hung_request_times_out_and_is_retried(plivo_sandbox_factory, make_media):
+    sandbox = plivo_sandbox_factory(faults={1: "hang"}, hang_seconds=30, timeout=0.5)
+
+    records = fast_hook().upload_media(make_media(2))
 
     assert len(records) == 2
     assert upload_statuses(sandbox) == [0, 200]
 
 
-def test_unreachable_server_is_retried_then_reported(make_media, plivo_env):
-    with PlivoSandbox() as sandbox:
-        url = sandbox.url
-    plivo_env(url, login="MA0000", password="t")
-
-    with pytest.raises(PlivoMediaUploadError, match=r"connection to http://127\.0\.0\.1:"):
+def test_unreachable_server_is_retried_then_reported(plivo_down, make_media):
+    with pytest.raises(PlivoMediaUploadError, match=rf"connection to {re.escape(plivo_down)}"):
         fast_hook(retry_attempts=2).upload_media(make_media(1))
 
 
@@ -201,14 +201,14 @@ def test_get_media_and_list_media_walk_every_page(plivo_sandbox, make_media):
     assert one["size"] == 256
 
 
-def test_test_connection_reports_success_and_failure(plivo_sandbox, plivo_env):
+def test_test_connection_reports_success_and_failure(plivo_sandbox, plivo_sandbox_factory):
     assert PlivoHook().test_connection() == (
         True,
         f"Connected to Plivo as {plivo_sandbox.auth_id} (0 media stored)",
     )
 
-    plivo_env(plivo_sandbox.url, login=plivo_sandbox.auth_id, password="bad")
-    ok, message = PlivoHook().test_connection()
+    plivo_sandbox_factory(conn_id="plivo_wrong", password="bad")
+    ok, message = PlivoHook("plivo_wrong").test_connection()
     assert not ok
     assert "authentication failed" in message
 
@@ -292,7 +292,7 @@ def test_files_deleted_or_emptied_during_an_upload_fail_by_name_and_nothing_is_l
     files = make_media(30)
     deleted, emptied = Path(files[20]), Path(files[25])
 
-    def change_files_once(records):
+    def change_files_once(records: list[MediaRecord]) -> None:
         if deleted.exists():
             deleted.unlink()
             emptied.write_bytes(b"")

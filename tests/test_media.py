@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import pytest
 
 from airflow_provider_plivo.exceptions import PlivoMediaValidationError
 from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
 from airflow_provider_plivo.utils.media_rules import media_content_type, validate_media_files
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 @pytest.mark.parametrize(
@@ -40,31 +44,70 @@ def test_content_type_comes_from_the_extension(name, expected):
     assert media_content_type(name) == expected
 
 
-def test_every_problem_is_reported_at_once_naming_each_file(tmp_path):
-    good = tmp_path / "good.jpg"
-    good.write_bytes(b"jpeg")
-    at_limit = tmp_path / "at_limit.png"
-    at_limit.write_bytes(b"x" * MAX_MEDIA_FILE_SIZE)
-    over = tmp_path / "over.png"
-    over.write_bytes(b"x" * (MAX_MEDIA_FILE_SIZE + 1))
-    empty = tmp_path / "empty.gif"
-    empty.touch()
-    folder = tmp_path / "folder.jpg"
-    folder.mkdir()
-    wrong = tmp_path / "virus.exe"
-    wrong.write_bytes(b"MZ")
-    missing = tmp_path / "missing.pdf"
+ACCEPTED = (
+    ".jpg, .jpeg, .png, .gif, .mp4, .3gp, .mov, .mp3, .wav, .amr, .ogg, .pdf, .txt, .vcf, .csv, .xls, .xlsx"
+)
+UNREADABLE = pytest.param(
+    "secret.png",
+    "unreadable",
+    "permission denied",
+    marks=pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file"),
+)
+RULES: list[tuple[str, bytes | str | None, str]] = [
+    # (file name, what it is, the exact problem reported after its path)
+    (
+        "over.png",
+        b"x" * (MAX_MEDIA_FILE_SIZE + 1),
+        "2,000,001 bytes is over Plivo's limit of 2,000,000 bytes per file",
+    ),
+    ("empty.gif", b"", "file is empty"),
+    ("folder.jpg", "folder", "not a regular file"),
+    ("virus.exe", b"MZ", f"type '.exe' is not accepted for MMS (accepted: {ACCEPTED})"),
+    ("missing.pdf", None, "no such file"),
+]
+"""Every rule a file can break (but being unreadable, which root cannot see)."""
+
+
+def make_file(folder: Path, name: str, content: bytes | str | None) -> Path:
+    """Create ``name`` in ``folder``: with these bytes, as a folder, unreadable, or not at all (None)."""
+    path = folder / name
+    if content == "folder":
+        path.mkdir()
+    elif content == "unreadable":
+        path.write_bytes(b"png")
+        path.chmod(0)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    return path
+
+
+def good_files(folder: Path) -> list[str]:
+    """Two files every rule accepts: a small one and one of exactly the size limit."""
+    return [
+        str(make_file(folder, "good.jpg", b"jpeg")),
+        str(make_file(folder, "at_limit.png", b"x" * MAX_MEDIA_FILE_SIZE)),
+    ]
+
+
+@pytest.mark.parametrize(("name", "content", "problem"), [*RULES, UNREADABLE])
+def test_each_rule_names_the_file_and_its_problem(tmp_path, name, content, problem):
+    bad = make_file(tmp_path, name, content)
 
     with pytest.raises(PlivoMediaValidationError) as raised:
-        validate_media_files([str(p) for p in (good, at_limit, over, empty, folder, wrong, missing)])
+        validate_media_files([*good_files(tmp_path), str(bad)])
+
+    assert raised.value.problems == [f"{bad}: {problem}"]
+    assert str(raised.value).startswith("1 media file cannot be uploaded to Plivo, nothing was sent:")
+
+
+def test_every_problem_is_reported_at_once_in_input_order(tmp_path):
+    bad = [make_file(tmp_path, name, content) for name, content, _ in RULES]
+
+    with pytest.raises(PlivoMediaValidationError) as raised:
+        validate_media_files([*good_files(tmp_path), *map(str, bad)])
 
     assert raised.value.problems == [
-        f"{over}: 2,000,001 bytes is over Plivo's limit of 2,000,000 bytes per file",
-        f"{empty}: file is empty",
-        f"{folder}: not a regular file",
-        f"{wrong}: type '.exe' is not accepted for MMS (accepted: .jpg, .jpeg, .png, .gif, .mp4, .3gp, "
-        ".mov, .mp3, .wav, .amr, .ogg, .pdf, .txt, .vcf, .csv, .xls, .xlsx)",
-        f"{missing}: no such file",
+        f"{path}: {problem}" for path, (*_, problem) in zip(bad, RULES, strict=True)
     ]
     assert str(raised.value).startswith("5 media files cannot be uploaded to Plivo, nothing was sent:")
     assert isinstance(raised.value, ValueError)
@@ -77,13 +120,3 @@ def test_the_size_limit_is_a_setting(tmp_path):
     validate_media_files([str(path)], max_file_size=2_097_152)
     with pytest.raises(PlivoMediaValidationError, match="over Plivo's limit of 1,000 bytes"):
         validate_media_files([str(path)], max_file_size=1_000)
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_file_is_reported(tmp_path):
-    path = tmp_path / "secret.png"
-    path.write_bytes(b"png")
-    path.chmod(0)
-
-    with pytest.raises(PlivoMediaValidationError, match=r"secret\.png: permission denied"):
-        validate_media_files([str(path)])

@@ -7,6 +7,7 @@ never a short or long part. (The same for S3 objects: test_object_storage.py.)
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -17,9 +18,14 @@ from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.sources import expand_media_entries, media_file
 from airflow_provider_plivo.utils.media_rules import validate_media_files
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from airflow_provider_plivo.sources import MediaFile
+
 
 @pytest.fixture
-def folder(tmp_path):
+def folder(tmp_path: Path) -> Path:
     for name in ("photo[1].jpg", "photo1.jpg", "photo2.jpg", "plain.jpg", "a*b.png", "what?.gif", "a.jpg "):
         (tmp_path / name).write_bytes(name.encode())
     return tmp_path
@@ -33,7 +39,7 @@ def test_an_existing_name_is_that_file_whatever_characters_it_holds(folder, pliv
     entries = [f"{folder}/photo[1].jpg", f"{folder}/plain.jpg", f"{folder}/a*b.png", f"{folder}/what?.gif"]
 
     files = expand_media_entries(entries)
-    records = PlivoHook().upload_media(files)
+    records = PlivoHook().upload_media(entries)
 
     assert [file.source for file in files] == entries
     assert [plivo_sandbox.media[r["media_id"]].data for r in records] == [
@@ -82,7 +88,7 @@ def test_a_local_object_storage_path_is_a_local_file(folder):
     assert file.info().size == len(b"plain.jpg")
 
 
-def validated(tmp_path, size: int = 1_234):
+def validated(tmp_path: Path, size: int = 1_234) -> tuple[Path, MediaFile]:
     path = tmp_path / "m.jpg"
     path.write_bytes(bytes(i % 251 for i in range(size)))
     file = media_file(str(path))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
 from airflow_provider_plivo.utils.message_rules import delivery_outcome, message_payload
 
 
-def payload(**overrides):
-    fields = {
+def payload(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
         "src": "+14155550100",
         "dst": ["+14155550101"],
         "text": "hi",
@@ -21,7 +23,7 @@ def payload(**overrides):
     return message_payload(**{**fields, **overrides})
 
 
-def problems(**overrides) -> list[str]:
+def problems(**overrides: Any) -> list[str]:
     with pytest.raises(PlivoMessageValidationError) as raised:
         payload(**overrides)
     return raised.value.problems

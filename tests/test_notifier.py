@@ -3,17 +3,21 @@ never hides the task's own outcome."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from airflow_provider_plivo.get_provider_info import get_provider_info
 from airflow_provider_plivo.notifications.plivo import PlivoNotifier
-from airflow_provider_plivo.sandbox import PlivoSandbox
 from airflow_provider_plivo.sandbox.dag_runs import task_states
+
+if TYPE_CHECKING:
+    from airflow_provider_plivo.sandbox import PlivoSandbox
 
 NOTIFIER_DAG = "test_dags/notifier_dag.py"
 
 
-def sent(sandbox) -> list[tuple[str, str]]:
+def sent(sandbox: PlivoSandbox) -> list[tuple[str, str]]:
     return sorted((m.to_number.lstrip("+"), m.text) for m in sandbox.messages.values())
 
 
@@ -31,11 +35,7 @@ def test_failure_and_success_callbacks_text_the_rendered_message(plivo_sandbox, 
 
 
 @pytest.mark.dag
-def test_with_plivo_down_the_task_keeps_its_own_error(run_dag, plivo_env, capfd):
-    with PlivoSandbox() as sandbox:
-        url = sandbox.url
-    plivo_env(url, login="MA0000", password="t")
-
+def test_with_plivo_down_the_task_keeps_its_own_error(plivo_down, run_dag, capfd):
     dag_run = run_dag(NOTIFIER_DAG)
 
     assert task_states(dag_run) == {"doomed": "failed", "fine": "success"}

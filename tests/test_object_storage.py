@@ -14,11 +14,10 @@ import os
 import socket
 import subprocess
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-from conftest import DAGS_FOLDER
 
 from airflow_provider_plivo.exceptions import (
     PlivoMediaFileChangedError,
@@ -39,7 +38,7 @@ ALLOW_S3 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action":
 class S3:
     """The moto server: a boto3 client with the reader's keys, and the refused user's secret."""
 
-    def __init__(self, client, refused_secret: str) -> None:
+    def __init__(self, client: Any, refused_secret: str) -> None:
         self.client = client
         self.refused_secret = refused_secret
 
@@ -48,11 +47,12 @@ class S3:
         return data
 
 
-def _access_key(iam, user: str, policy: dict | None) -> dict[str, str]:
+def _access_key(iam: Any, user: str, policy: dict[str, Any] | None) -> dict[str, str]:
     iam.create_user(UserName=user)
     if policy:
         iam.put_user_policy(UserName=user, PolicyName="media", PolicyDocument=json.dumps(policy))
-    return iam.create_access_key(UserName=user)["AccessKey"]
+    key: dict[str, str] = iam.create_access_key(UserName=user)["AccessKey"]
+    return key
 
 
 def _aws_connection(key: dict[str, str], endpoint: str) -> str:
@@ -69,7 +69,7 @@ def _aws_connection(key: dict[str, str], endpoint: str) -> str:
 def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -190,6 +190,7 @@ def test_an_unreachable_store_is_named_once_not_waited_out_per_file(plivo_sandbo
     assert (
         second == "s3://aws_down@mms/b.jpg: not checked, as its store could not be reached for s3://mms/a.jpg"
     )
+    assert raised.value.__cause__ is not None
     assert type(raised.value.__cause__.__cause__).__name__ == "EndpointConnectionError"
     assert plivo_sandbox.requests == []
 
@@ -201,6 +202,7 @@ def test_a_glob_over_a_store_that_refuses_or_cannot_be_reached_names_pattern_and
     refused, down = raised.value.problems
     assert refused == "s3://mms/day/*.jpg (connection aws_refused): access denied (Forbidden)"
     assert down.startswith("s3://mms/day/*.jpg (connection aws_down): could not connect (")
+    assert raised.value.__cause__ is not None
     assert isinstance(raised.value.__cause__.__cause__, PermissionError)
 
 
@@ -297,7 +299,9 @@ def test_an_unchanged_object_streams_exactly_its_validated_bytes(s3):
 
 
 @pytest.mark.dag
-def test_the_openlineage_listener_reports_one_dataset_per_object(plivo_sandbox, airflow_db, s3, tmp_path):
+def test_the_openlineage_listener_reports_one_dataset_per_object(
+    plivo_sandbox, airflow_db, dags_folder, s3, tmp_path
+):
     s3.put("lineage/a.jpg", b"jpeg a")
     s3.put("lineage/b.jpg", b"jpeg b")
     local = tmp_path / "local.png"
@@ -313,7 +317,7 @@ def test_the_openlineage_listener_reports_one_dataset_per_object(plivo_sandbox, 
             "-c",
             "import json, sys; from airflow_provider_plivo.sandbox.dag_runs import run_dag_file; "
             "run_dag_file(sys.argv[1], files=json.loads(sys.argv[2]))",
-            str(DAGS_FOLDER / "test_dags" / "lineage_dag.py"),
+            str(dags_folder / "test_dags" / "lineage_dag.py"),
             json.dumps(files),
         ],
         env={

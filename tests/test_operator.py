@@ -1,22 +1,98 @@
-"""The upload operator's constructor."""
+"""The operators' and the sensor's constructors, and their templated arguments rendered by Airflow."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
 from airflow_provider_plivo.operators.media import PlivoMediaUploadOperator
+from airflow_provider_plivo.operators.message import PlivoSendMessageOperator
+from airflow_provider_plivo.sensors.message import PlivoMessageSensor
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator, Context
+
+PARAMS = {
+    "folder": "/data/mms/2026-11-26",
+    "conn": "plivo_eu",
+    "numbers": ["+14155550101", "+14155550102"],
+    "first": "+14155550101",
+    "name": "Ann",
+    "media": ["0b6e3d3c-0000-4000-8000-000000000001", "0b6e3d3c-0000-4000-8000-000000000002"],
+    "uuids": ["3f2c0000-0000-4000-8000-000000000001", "3f2c0000-0000-4000-8000-000000000002"],
+}
 
 
-def test_constructor_does_no_work_and_files_is_templated():
+def rendered(operator: BaseOperator) -> BaseOperator:
+    """``operator`` with its template fields rendered by Airflow, as a task run does first."""
+    operator.render_template_fields(cast("Context", {"params": PARAMS}))
+    return operator
+
+
+def test_constructor_does_no_work_and_files_is_templated() -> None:
     operator = PlivoMediaUploadOperator(
-        task_id="upload", files="{{ ds }}/*.jpg", plivo_conn_id="does_not_exist"
+        task_id="upload", files="{{ params.folder }}/*.jpg", plivo_conn_id="{{ params.conn }}"
     )
 
-    assert operator.files == "{{ ds }}/*.jpg"
-    assert "files" in operator.template_fields
+    assert operator.files == "{{ params.folder }}/*.jpg"
     assert "hook" not in operator.__dict__
 
+    rendered(operator)
 
-def test_positional_arguments_are_refused():
+    assert operator.files == "/data/mms/2026-11-26/*.jpg"
+    assert operator.plivo_conn_id == "plivo_eu"
+    assert operator.hook.plivo_conn_id == "plivo_eu"
+
+
+def test_a_list_of_files_is_rendered_item_by_item() -> None:
+    operator = PlivoMediaUploadOperator(
+        task_id="upload", files=["{{ params.folder }}/a.jpg", "s3://bucket/{{ params.name }}.png"]
+    )
+
+    rendered(operator)
+
+    assert operator.files == ["/data/mms/2026-11-26/a.jpg", "s3://bucket/Ann.png"]
+
+
+def test_the_send_operator_renders_numbers_text_media_ids_and_connection() -> None:
+    operator = PlivoSendMessageOperator(
+        task_id="send",
+        src="+14155550100",
+        dst=["{{ params.first }}", "+14155550103"],
+        text="Hi {{ params.name }}",
+        media_ids="{{ params.media }}",
+        plivo_conn_id="{{ params.conn }}",
+    )
+    assert "hook" not in operator.__dict__
+
+    rendered(operator)
+
+    assert operator.dst == ["+14155550101", "+14155550103"]
+    assert operator.text == "Hi Ann"
+    # Without render_template_as_native_obj a list renders as its string; execute() reads it back.
+    assert operator.media_ids == str(PARAMS["media"])
+    assert operator.plivo_conn_id == "plivo_eu"
+    assert operator.hook.plivo_conn_id == "plivo_eu"
+
+
+def test_the_sensor_renders_message_uuids_and_connection() -> None:
+    sensor = PlivoMessageSensor(
+        task_id="wait",
+        message_uuids=["{{ params.uuids[1] }}", "{{ params.uuids[0] }}"],
+        plivo_conn_id="{{ params.conn }}",
+    )
+
+    rendered(sensor)
+
+    assert sensor.message_uuids == [
+        "3f2c0000-0000-4000-8000-000000000002",
+        "3f2c0000-0000-4000-8000-000000000001",
+    ]
+    assert sensor.plivo_conn_id == "plivo_eu"
+    assert sensor.hook.plivo_conn_id == "plivo_eu"
+
+
+def test_positional_arguments_are_refused() -> None:
     with pytest.raises(TypeError):
-        PlivoMediaUploadOperator("upload", ["a.jpg"])  # type: ignore[misc]
+        PlivoMediaUploadOperator("upload", ["a.jpg"])  # type: ignore[call-arg, arg-type]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import sys
-from importlib import resources
+from importlib import metadata, resources
+from pathlib import Path
 
 import jsonschema
 
@@ -50,3 +52,17 @@ def test_connection_form_relabels_and_hides_fields_the_same_both_ways():
     )
     assert legacy["hidden_fields"] == declared["hidden-fields"]
     assert "timeout" in get_provider_info()["connection-types"][0]["conn-fields"]
+
+
+def test_the_installed_distribution_carries_the_apache_license():
+    dist = metadata.distribution("airflow-provider-plivo")
+    (license_file,) = [file for file in dist.files or [] if file.name == "LICENSE"]
+    text = license_file.read_text()
+
+    assert dist.metadata["License-Expression"] == "Apache-2.0"
+    assert dist.metadata.get_all("License-File") == ["LICENSE"]
+    assert text == (Path(__file__).parent.parent / "LICENSE").read_text()
+    # The text at https://www.apache.org/licenses/LICENSE-2.0.txt, byte for byte.
+    assert hashlib.sha256(text.encode()).hexdigest() == (
+        "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
+    )

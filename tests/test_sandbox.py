@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -21,6 +22,9 @@ from airflow_provider_plivo.sandbox import PlivoSandbox
 from airflow_provider_plivo.sandbox.faults import FaultPlan
 from airflow_provider_plivo.sandbox.pytest_plugin import SandboxFactory
 from airflow_provider_plivo.sandbox.records import message_units
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 SRC = "+14155550100"
 PLIVO_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00"
@@ -38,24 +42,25 @@ def credentials(sandbox: PlivoSandbox) -> tuple[str, str]:
     return sandbox.auth_id, sandbox.auth_token
 
 
-def get(sandbox: PlivoSandbox, path: str, **params) -> requests.Response:
+def get(sandbox: PlivoSandbox, path: str, **params: Any) -> requests.Response:
     return requests.get(api(sandbox, path), params=params, auth=credentials(sandbox), timeout=5)
 
 
-def send(sandbox: PlivoSandbox, **fields) -> requests.Response:
+def send(sandbox: PlivoSandbox, **fields: Any) -> requests.Response:
     body = {"src": SRC, "text": "hi", **fields}
     return requests.post(api(sandbox, "Message/"), json=body, auth=credentials(sandbox), timeout=5)
 
 
-def post_raw(sandbox: PlivoSandbox, headers: str, body: bytes = b"") -> tuple[int, dict]:
+def post_raw(sandbox: PlivoSandbox, headers: str, body: bytes = b"") -> tuple[int, dict[str, Any]]:
     """POST to Message/ with ``headers`` exactly as given, then ``body``."""
     head = f"POST /v1/Account/{sandbox.auth_id}/Message/ HTTP/1.1\r\nHost: sandbox\r\n{headers}\r\n\r\n"
     return raw_exchange(sandbox, head.encode() + body)
 
 
-def raw_exchange(sandbox: PlivoSandbox, request: bytes) -> tuple[int, dict]:
+def raw_exchange(sandbox: PlivoSandbox, request: bytes) -> tuple[int, dict[str, Any]]:
     """Send ``request`` as is; read until the sandbox closes the connection; (status, JSON body)."""
     address = urlsplit(sandbox.url)
+    assert address.port is not None
     with socket.create_connection((address.hostname, address.port), timeout=10) as conn:
         conn.sendall(request)
         answer = b"".join(iter(lambda: conn.recv(65536), b""))
@@ -63,7 +68,9 @@ def raw_exchange(sandbox: PlivoSandbox, request: bytes) -> tuple[int, dict]:
     return int(head.split()[1]), json.loads(body)
 
 
-def upload(sandbox: PlivoSandbox, files: list[tuple[str, bytes]], auth=None) -> requests.Response:
+def upload(
+    sandbox: PlivoSandbox, files: list[tuple[str, bytes]], auth: tuple[str, str] | None = None
+) -> requests.Response:
     parts = [("file", (name, data, "image/png")) for name, data in files]
     return requests.post(
         media_url(sandbox), files=parts, auth=auth or (sandbox.auth_id, sandbox.auth_token), timeout=5
@@ -71,7 +78,7 @@ def upload(sandbox: PlivoSandbox, files: list[tuple[str, bytes]], auth=None) -> 
 
 
 @pytest.fixture
-def sandbox():
+def sandbox() -> Iterator[PlivoSandbox]:
     with PlivoSandbox() as running:
         yield running
 
@@ -234,8 +241,9 @@ def test_cli_refuses_a_malformed_fault():
     assert "expected N:KIND" in result.stderr
 
 
-def connection(conn_id: str) -> dict:
-    return json.loads(os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"])
+def connection(conn_id: str) -> dict[str, Any]:
+    conn: dict[str, Any] = json.loads(os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"])
+    return conn
 
 
 def test_factory_points_each_connection_at_its_own_sandbox(plivo_sandbox_factory):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -15,6 +16,9 @@ from airflow_provider_plivo.exceptions import (
 )
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 
+if TYPE_CHECKING:
+    from airflow_provider_plivo.sandbox import PlivoSandbox
+
 SRC = "+14155550100"
 DST = ["+14155550101", "+14155550102"]
 
@@ -23,7 +27,7 @@ def hook() -> PlivoHook:
     return PlivoHook(retry_wait_initial=0.01, retry_wait_max=0.05)
 
 
-def sends(sandbox) -> list[int]:
+def sends(sandbox: PlivoSandbox) -> list[int]:
     return [r.status for r in sandbox.requests if r.method == "POST" and r.path.endswith("/Message/")]
 
 
@@ -144,23 +148,16 @@ def test_send_is_not_retried_once_the_request_may_have_arrived(plivo_sandbox, fa
     assert len(sends(plivo_sandbox)) == 1
 
 
-def test_send_timeout_is_not_retried(plivo_env):
-    from airflow_provider_plivo.sandbox import PlivoSandbox
+def test_send_timeout_is_not_retried(plivo_sandbox_factory):
+    sandbox = plivo_sandbox_factory(message_faults={1: "hang"}, hang_seconds=5, timeout=0.5)
 
-    with PlivoSandbox(message_faults={1: "hang"}, hang_seconds=5) as sandbox:
-        plivo_env(sandbox.url, login=sandbox.auth_id, password=sandbox.auth_token, timeout=0.5)
-        with pytest.raises(PlivoConnectionError, match=r"did not answer within 0\.5 s"):
-            hook().send_message(src=SRC, dst=DST, text="hi")
-        assert len(sends(sandbox)) == 1
+    with pytest.raises(PlivoConnectionError, match=r"did not answer within 0\.5 s"):
+        hook().send_message(src=SRC, dst=DST, text="hi")
+
+    assert len(sends(sandbox)) == 1
 
 
-def test_send_to_an_unreachable_server_is_retried(plivo_env):
-    from airflow_provider_plivo.sandbox import PlivoSandbox
-
-    with PlivoSandbox() as sandbox:
-        url = sandbox.url
-    plivo_env(url, login="MA0000", password="t")
-
+def test_send_to_an_unreachable_server_is_retried(plivo_down):
     with pytest.raises(PlivoConnectionError) as raised:
         PlivoHook(retry_attempts=2, retry_wait_initial=0.01).send_message(src=SRC, dst=DST, text="hi")
 

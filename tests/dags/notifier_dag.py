@@ -3,6 +3,8 @@ task that succeeds with one texting on success."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pendulum
 from airflow.sdk import DAG, task
 
@@ -21,7 +23,7 @@ with DAG(
             src="+14155550100", dst=["+14155550101"], text="{{ ti.task_id }} failed in {{ dag.dag_id }}"
         )
     )
-    def doomed(params: dict | None = None) -> None:
+    def doomed(params: dict[str, Any] | None = None) -> None:
         raise RuntimeError(params["error"] if params else "no params")
 
     @task(
