@@ -22,6 +22,13 @@ except ImportError:  # Airflow 3.1 has it only in airflow.exceptions (deprecated
     from airflow.exceptions import AirflowFailException  # type: ignore[no-redef]
 
 
+def has_task_state_store() -> bool:
+    """Whether this Airflow has the task state store (3.3+), which lets a retried task resume."""
+    from airflow.sdk.execution_time import context
+
+    return hasattr(context, "TaskStateStoreAccessor")
+
+
 def task_state_store(context: Context) -> Any | None:
     """The task state store (3.3+), which survives across tries of a task instance; None before."""
     return context.get("task_state_store")
@@ -36,6 +43,7 @@ def object_storage_conn_id(path: ObjectStoragePath) -> str | None:
 __all__ = [
     "AirflowFailException",
     "conf",
+    "has_task_state_store",
     "object_storage_conn_id",
     "task_state_store",
 ]

@@ -10,15 +10,14 @@ import pytest
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
+from airflow_provider_plivo.version_compat import has_task_state_store
 
 if TYPE_CHECKING:
     from airflow_provider_plivo.sandbox import PlivoSandbox, SandboxRequest
 
 SRC = "+14155550100"
 SEND_DAG = "test_dags/retried_dag.py"
-HAS_TASK_STATE_STORE = hasattr(
-    __import__("airflow.sdk.execution_time.context", fromlist=["_"]), "TaskStateStoreAccessor"
-)
+HAS_TASK_STATE_STORE = has_task_state_store()
 needs_task_state_store = pytest.mark.skipif(
     not HAS_TASK_STATE_STORE, reason="sends are recorded in the task state store, new in Airflow 3.3"
 )

@@ -15,12 +15,11 @@ import pytest
 from airflow_provider_plivo.exceptions import PlivoError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.sandbox import PlivoSandbox, dag_runs
+from airflow_provider_plivo.version_compat import has_task_state_store
 
 UPLOAD_DAG = "test_dags/upload_dag.py"
 RESUME_DAG = "test_dags/resume_dag.py"
-HAS_TASK_STATE_STORE = hasattr(
-    __import__("airflow.sdk.execution_time.context", fromlist=["_"]), "TaskStateStoreAccessor"
-)
+HAS_TASK_STATE_STORE = has_task_state_store()
 
 
 def figures(sandbox: PlivoSandbox, files: list[str], media_ids: list[str]) -> tuple[int, int, int]:
