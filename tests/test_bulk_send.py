@@ -114,17 +114,16 @@ def test_numbers_plivo_refuses_are_named_and_returned_and_the_rest_are_messaged(
 
 @pytest.mark.dag
 @needs_task_state_store
-def test_a_lost_request_in_a_large_send_is_recovered_and_the_records_fit_the_store(
-    plivo_sandbox, run_dag, capfd
-):
+def test_a_lost_request_in_a_large_send_is_recovered_and_its_records_fit(plivo_sandbox, run_dag, capfd):
+    # Two requests of 1,000 go at once; whichever arrives second loses its answer.
     plivo_sandbox.script_faults({2: "lost"}, endpoint="message")
-    numbers = audience(2100)
+    numbers = audience(2000)
 
     dag_run = run_dag(SEND_DAG, dst=numbers)
 
     assert task_states(dag_run)["send"] == "success"
-    assert len(send_requests(plivo_sandbox)) == 3
-    assert len(plivo_sandbox.messages) == 2100
+    assert len(send_requests(plivo_sandbox)) == 2
+    assert len(plivo_sandbox.messages) == 2000
     assert [m["number"] for m in xcom_value(dag_run, "send", key="messages")] == numbers
     out = capfd.readouterr().out
     assert "Plivo's message list shows 1000 of them messaged since; the other 0 are sent now" in out
