@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from airflow_provider_plivo.client import excerpt, is_transient, send_is_safe_to_retry
 from airflow_provider_plivo.exceptions import PlivoAPIError, PlivoResponseError, PlivoUnknownMediaError
 from airflow_provider_plivo.limits import MAX_NUMBERS_PER_MESSAGE, MESSAGE_PAGE_SIZE
-from airflow_provider_plivo.utils.message_rules import DST_SEPARATOR, message_time, sent_since_filter
+from airflow_provider_plivo.utils.message_rules import DST_SEPARATOR, as_e164, message_time, sent_since_filter
 from airflow_provider_plivo.utils.wording import counted
 
 if TYPE_CHECKING:
@@ -191,7 +191,7 @@ class MessageSender:
         self.log.warning("Plivo's answer does not pair UUIDs with numbers; asking Plivo for each message")
         return [
             {
-                "number": _e164(self.client.call("GET", f"Message/{uuid}/").get("to_number")),
+                "number": as_e164(self.client.call("GET", f"Message/{uuid}/").get("to_number")),
                 "message_uuid": str(uuid),
             }
             for uuid in uuids
@@ -257,10 +257,6 @@ class MessageSender:
 
 def _digits(number: str) -> str:
     return number.lstrip("+")
-
-
-def _e164(number: object) -> str:
-    return f"+{str(number).lstrip('+')}"
 
 
 def _utc_now() -> datetime:
