@@ -689,6 +689,9 @@ def _handler_for(sandbox: PlivoSandbox) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "PlivoSandbox"
+        # Headers and body go out in two writes: with Nagle's algorithm the body then waits for
+        # the client's delayed ACK (40 ms on Linux), a stall Plivo's servers do not add.
+        disable_nagle_algorithm = True
         timeout = sandbox.read_timeout
 
         def _handle(self) -> None:
