@@ -169,7 +169,7 @@ def test_the_person_watching_reads_each_cut_and_where_the_hook_settled():
         "Settled: at most 32 requests to Plivo in flight and 300 per 5 s; 0 throttled answers "
         "(429, 503) absorbed"
     ]
-    answer_at_once(limits, [200], out_for=0)  # nothing changed: nothing more to say
+    answer_at_once(limits, [200])  # nothing changed: nothing more to say
     answer_at_once(limits, [200] * 3 + [429])
 
     assert lines.lines[1:] == [

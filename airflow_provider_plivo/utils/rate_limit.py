@@ -55,10 +55,13 @@ PACING_BURST = 1 / 6
 paced evenly over the period (for Plivo's 300 per 5 s: 50 at once, then 50 per second)."""
 
 FAST_ANSWER = 1.5
-"""An answer within this many times the fastest round trip seen may grow the concurrency."""
+"""While answers come within this many times the fastest round trip seen, the concurrency may grow."""
 
 SLOW_ANSWER = 2.0
-"""An answer beyond this many times the fastest round trip seen takes a step back."""
+"""Once answers come beyond this many times the fastest round trip seen, it takes steps back."""
+
+ROUND_TRIP_WEIGHT = 1 / 8
+"""How much each answer moves the smoothed round trip (TCP's SRTT gain)."""
 
 ASYNC_POLL_SECONDS = 0.02
 """How often a coroutine waiting for an answer to free a place looks again: an answer wakes
@@ -130,6 +133,9 @@ class RequestLimiter:
         """The concurrency up to which it grows by one per answer (until the first throttle)."""
         self._fastest = math.inf
         """The shortest round trip of a clean answer so far, in seconds."""
+        self._round_trip = 0.0
+        """The round trip of clean answers, smoothed as TCP does (each answer weighs 1/8): one
+        fast answer among slow ones says nothing about the queue."""
         self._filled = -math.inf
         """When a request last took the last place of the concurrency while the pace had room to
         spare: when the concurrency, and nothing else, held the hook back."""
@@ -261,9 +267,12 @@ class RequestLimiter:
         before it was full (part of the share the account gave us)."""
         round_trip = now - slot.started
         self._fastest = min(self._fastest, round_trip)
-        if round_trip > SLOW_ANSWER * self._fastest:
+        self._round_trip += (round_trip - self._round_trip) * (
+            1.0 if self._round_trip == 0 else ROUND_TRIP_WEIGHT
+        )
+        if self._round_trip > SLOW_ANSWER * self._fastest:
             self._window = max(min(float(self._start[0]), self._window), self._window - 1.0)
-        elif self._filled >= slot.started and round_trip <= FAST_ANSWER * self._fastest:
+        elif self._filled >= slot.started and self._round_trip <= FAST_ANSWER * self._fastest:
             step = 1.0 if self._window < self._slow_start_until else 1.0 / self._window
             self._window = min(float(self.max_concurrency), self._window + step)
         if (slot.started < self._last_cut or now >= self._share_held_until) and not math.isinf(self._share):
