@@ -320,12 +320,14 @@ def main() -> int:
                 measure(alone, "ours", [small], warmup, {"adaptive": False, "max_concurrency": size})
             )
     table = render(results)
-    print("\n" + table)
     if args.only:
+        print("\n" + table)
         return 0
+    table += render_sweep(sweep)
     imports = import_overhead()
     table += "\n| import (median of 7 fresh processes) | ms |\n|---|---:|\n"
     table += "".join(f"| {name} | {ms:.1f} |\n" for name, ms in imports.items())
+    print("\n" + table)
     (HERE / "results.md").write_text(table)
     throughput_chart(sweep, results)
     shared_account_chart(next(r for r in results if r.scenario is account and "adaptive" in r.client))
@@ -347,16 +349,33 @@ def render(results: list[Result]) -> str:
         bound = r.scenario.bound
         files = r.scenario.files * r.scenario.tasks
         errors = sorted({run.error for run in r.runs if run.error})
-        note = f" ({'; '.join(errors)})" if errors else ""
+        note = f" (stopped: {'; '.join(errors)})" if errors else ""
         seconds = r.median("seconds")
         scenario = r.scenario.name + (f" (bound {bound:.2f} s)" if bound else "")
-        x_bound = f"{seconds / bound:.1f}x" if bound else ""
-        vs_sdk = "" if r is sdk else f"{sdk.median('seconds') / seconds:.1f}x"
+        # A run that stopped early has no speed to compare.
+        finished = not errors
+        x_bound = f"{seconds / bound:.1f}x" if bound and finished else ""
+        files_per_second = f"{files / seconds:,.0f}" if finished else ""
+        compared = r is not sdk and finished and not any(run.error for run in sdk.runs)
+        vs_sdk = f"{sdk.median('seconds') / seconds:.1f}x" if compared else ""
         lines.append(
             f"| {scenario} | {r.client}{note} | {r.median('stored'):,.0f} | {r.median('requests'):,.0f} "
             f"| {r.spread('responses_429', 0)} | {r.spread('seconds', 2)} | {x_bound} "
-            f"| {files / seconds:,.0f} | {r.median('peak_growth_mib'):.1f} MiB | {vs_sdk} |"
+            f"| {files_per_second} | {r.median('peak_growth_mib'):.1f} MiB | {vs_sdk} |"
         )
+    return "\n".join(lines) + "\n"
+
+
+def render_sweep(sweep: list[tuple[int, Result]]) -> str:
+    bound = sweep[0][1].scenario.bound or 1.0
+    lines = [
+        f"\n| {sweep[0][1].scenario.name}, fixed concurrency (adaptive=False) | seconds | x bound |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| max_concurrency={size} | {r.spread('seconds', 2)} | {r.median('seconds') / bound:.1f}x |"
+        for size, r in sweep
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -411,7 +430,8 @@ def shared_account_chart(result: Result) -> None:
     bottom.set_ylabel("requests per 5 s allowed")
     bottom.set_xlabel("seconds since the task started")
     top.set_title(
-        f"3 tasks x 2,000 files on one account: {run.seconds:.1f} s, {run.responses_429} x 429 (median run)"
+        f"3 tasks x 2,000 files on one account: {run.seconds:.1f} s, {run.responses_429} x 429 "
+        "(the run of median time)"
     )
     for axes in (top, bottom):
         axes.grid(True, alpha=0.3)
