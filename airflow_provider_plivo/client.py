@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from tenacity import RetryCallState
 
     from airflow_provider_plivo.connection import PlivoAccount
-    from airflow_provider_plivo.utils.rate_limit import RateLimiter
+    from airflow_provider_plivo.utils.rate_limit import RequestLimiter, Slot
 
 __all__ = ["USER_AGENT", "AsyncPlivoClient", "Log", "PlivoClient", "is_transient", "send_is_safe_to_retry"]
 
@@ -89,7 +89,8 @@ class PlivoClient:
     :param retry_wait_initial: seconds before the first retry; doubles each time, with jitter.
     :param retry_wait_max: the longest backoff between two attempts (a ``Retry-After`` may be longer).
     :param pool_size: connections kept open, one per thread that calls at once.
-    :param rate_limiter: spaces the requests of every thread using this client; None for none.
+    :param limiter: how many requests every thread using this client keeps in flight and starts
+        per period, told every answer; None for no limit.
     :param logger: where retries are reported.
     """
 
@@ -101,7 +102,7 @@ class PlivoClient:
         retry_wait_initial: float = 1.0,
         retry_wait_max: float = 30.0,
         pool_size: int = 10,
-        rate_limiter: RateLimiter | None = None,
+        limiter: RequestLimiter | None = None,
         logger: Log | None = None,
     ) -> None:
         self.account = account
@@ -109,7 +110,7 @@ class PlivoClient:
         self.retry_wait_initial = retry_wait_initial
         self.retry_wait_max = retry_wait_max
         self.pool_size = pool_size
-        self.rate_limiter = rate_limiter
+        self.limiter = limiter
         self.log: Log = logger or logging.getLogger(__name__)
 
     def __repr__(self) -> str:
@@ -177,10 +178,11 @@ class PlivoClient:
         timeout = self.account.timeout if timeout is None else timeout
         base_url = self.account.base_url
         try:
-            with self.rate_limiter.slot() if self.rate_limiter else nullcontext():
+            with self.limiter.slot() if self.limiter else nullcontext() as slot:
                 response = self.session.request(
                     method, self.account.api_root + path, timeout=timeout, **kwargs
                 )
+                _tell(slot, response.status_code, response.headers)
         except requests.ConnectTimeout as err:
             raise PlivoConnectionError(
                 f"{endpoint}: could not connect to {base_url} within {timeout:g} s", request_sent=False
@@ -318,9 +320,11 @@ class AsyncPlivoClient(PlivoClient):
         timeout = self.account.timeout if timeout is None else timeout
         base_url = self.account.base_url
         try:
-            response = await self.async_session.request(
-                method, self.account.api_root + path, timeout=timeout, **kwargs
-            )
+            async with self.limiter.aslot() if self.limiter else nullcontext() as slot:
+                response = await self.async_session.request(
+                    method, self.account.api_root + path, timeout=timeout, **kwargs
+                )
+                _tell(slot, response.status_code, response.headers)
         except httpx.ConnectTimeout as err:
             raise PlivoConnectionError(
                 f"{endpoint}: could not connect to {base_url} within {timeout:g} s", request_sent=False
@@ -413,6 +417,13 @@ def parse_response(
             f"{endpoint}: Plivo answered HTTP {status} with a body that is not its JSON: {excerpt(text)!r}"
         )
     return body
+
+
+def _tell(slot: Slot | None, status: int, headers: Mapping[str, str]) -> None:
+    """Tell the limiter's ``slot`` (if any) how Plivo answered, so that it can adapt."""
+    if slot is not None:
+        retry_after = _retry_after(headers.get("Retry-After"))
+        slot.answered(status, None if retry_after is None else min(retry_after, RETRY_AFTER_MAX))
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -1,6 +1,7 @@
 """Plivo's documented limits, in one place for the client, the validators and the sandbox."""
 
 __all__ = [
+    "ACCOUNT_MAX_IN_FLIGHT",
     "ACCOUNT_RATE_LIMIT",
     "ACCOUNT_RATE_LIMIT_PERIOD",
     "MAX_FILES_PER_UPLOAD",
@@ -46,3 +47,6 @@ countries end at ``sent``, which Plivo advises to count as delivered."""
 ACCOUNT_RATE_LIMIT = 300
 ACCOUNT_RATE_LIMIT_PERIOD = 5.0
 """Plivo answers 429 beyond 300 API requests per 5 seconds per account or subaccount."""
+
+ACCOUNT_MAX_IN_FLIGHT = 100
+"""Plivo answers 429 beyond 100 simultaneous API requests per account or subaccount."""

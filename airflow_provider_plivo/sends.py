@@ -66,7 +66,7 @@ class MessageSender:
     Sends one message's payload to many numbers through ``client``.
 
     :param client: the account to send from.
-    :param max_concurrency: requests in flight at once.
+    :param max_concurrency: the most requests in flight at once (the client's limiter may allow fewer).
     :param log: where progress and the summary are reported.
     """
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import deque
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_plivo.client import count_reasons, excerpt, is_transient
 from airflow_provider_plivo.exceptions import (
@@ -27,7 +29,8 @@ from airflow_provider_plivo.utils.media_rules import media_content_type, validat
 from airflow_provider_plivo.utils.wording import counted
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from concurrent.futures import Executor, Future
 
     from airflow_provider_plivo.client import Log, PlivoClient
     from airflow_provider_plivo.records import MediaRecord
@@ -35,16 +38,18 @@ if TYPE_CHECKING:
 
 __all__ = ["MediaUploader"]
 
+T = TypeVar("T")
+
 
 class MediaUploader:
     """
-    Uploads media files through ``client``, ``chunk_size`` per request and ``max_concurrency``
-    requests at a time.
+    Uploads media files through ``client``, ``chunk_size`` per request and as many requests at a
+    time as the client's limiter allows, at most ``max_concurrency``.
 
     :param client: the account to upload to.
     :param chunk_size: files per request, 1 to 10.
     :param max_file_size: largest file accepted, in bytes.
-    :param max_concurrency: requests in flight at once.
+    :param max_concurrency: the most requests in flight at once.
     :param log: where progress and the summary are reported.
     """
 
@@ -72,7 +77,7 @@ class MediaUploader:
     ) -> list[MediaRecord]:
         """Validate every file, upload those not ``already_uploaded``; one record per input file,
         in input order (a file listed twice is uploaded once). See :meth:`PlivoHook.upload_media`."""
-        from concurrent.futures import ThreadPoolExecutor, as_completed
+        from concurrent.futures import ThreadPoolExecutor
 
         paths = [file.source for file in media]
         by_source = {file.source: file for file in reversed(media)}
@@ -105,19 +110,20 @@ class MediaUploader:
                 if len(chunks) == 1
                 else f"{len(chunks):,} requests of up to {self.chunk_size} files, {workers} at a time",
             )
+            uploads = [
+                partial(
+                    self._upload_chunk,
+                    chunk,
+                    label=f"upload of chunk {n}/{len(chunks)}",
+                    retries=retries,
+                    stop=stop,
+                )
+                for n, chunk in enumerate(chunks, start=1)
+            ]
             with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plivo-upload") as pool:
-                futures = {
-                    pool.submit(
-                        self._upload_chunk,
-                        chunk,
-                        label=f"upload of chunk {n}/{len(chunks)}",
-                        retries=retries,
-                        stop=stop,
-                    ): n
-                    for n, chunk in enumerate(chunks, start=1)
-                }
+                futures = _submitted_as_room_allows(pool, uploads, self._room)
                 try:
-                    for done, future in enumerate(as_completed(futures), start=1):
+                    for done, (n, future) in enumerate(futures, start=1):
                         try:
                             result = future.result()
                         except Exception as err:
@@ -133,7 +139,7 @@ class MediaUploader:
                             on_chunk_uploaded(list(result.uploaded.values()))
                         self.log.info(
                             "Chunk %d/%d done (%d of %d): %s uploaded%s; %d/%d files done",
-                            futures[future],
+                            n,
                             len(chunks),
                             done,
                             len(chunks),
@@ -160,6 +166,11 @@ class MediaUploader:
                 failures, uploaded=[records[p] for p in paths if p in records], retryable=retryable
             )
         return [{**records[path], "file": path} for path in paths]
+
+    def _room(self) -> int:
+        """Chunks that may be under way now: as many as the client's limiter lets requests fly."""
+        limiter = self.client.limiter
+        return min(self.max_concurrency, limiter.concurrency) if limiter else self.max_concurrency
 
     def _upload_chunk(
         self, chunk: list[MediaFile], *, label: str, retries: list[str], stop: _Stop
@@ -244,6 +255,28 @@ class MediaUploader:
                 f"{excerpt(json.dumps(answer))}"
             )
         return objects
+
+
+def _submitted_as_room_allows(
+    pool: Executor, calls: Sequence[Callable[[], T]], room: Callable[[], int]
+) -> Iterator[tuple[int, Future[T]]]:
+    """Run ``calls`` in ``pool``; yield (number from 1, future) as each finishes.
+
+    A call is submitted only while fewer than ``room()`` are unfinished: a chunk opens its files
+    before its request waits for a place, so a pool of chunks all waiting would hold ten open
+    files each, as many as the pool has threads.
+    """
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    queued = deque(enumerate(calls, start=1))
+    running: dict[Future[T], int] = {}
+    while queued or running:
+        while queued and len(running) < room():
+            n, call = queued.popleft()
+            running[pool.submit(call)] = n
+        finished, _ = wait(running, return_when=FIRST_COMPLETED)
+        for future in finished:
+            yield running.pop(future), future
 
 
 @dataclass(frozen=True)

@@ -1,21 +1,26 @@
 """Benchmarks: our hook against the official plivo SDK's sequential loop, side by side in one run.
 
-Every measurement runs in a fresh process (benchmarks/worker.py) against a sandbox running in
+Every measurement runs in fresh processes (benchmarks/worker.py) against a sandbox running in
 its own process (``plivo-sandbox``), so the sandbox's stored bytes never count as our memory.
-Prints a table, writes it to benchmarks/results.md and a chart to benchmarks/throughput.png.
-Run with ``bash scripts/benchmark.sh``.
+Each figure is the median of ``--runs`` runs (clients taking turns, so that noise on this
+shared machine falls on all of them), with the fastest and slowest beside it. Prints a table,
+writes it to benchmarks/results.md and charts to benchmarks/throughput.png and
+benchmarks/shared_account.png. Run with ``bash scripts/benchmark.sh``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -27,22 +32,73 @@ ENV = {
     "AIRFLOW_HOME": tempfile.mkdtemp(prefix="plivo-bench-airflow-home-"),
     "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
 }
+ACCOUNT_RATE, ACCOUNT_PERIOD, ACCOUNT_IN_FLIGHT = 300, 5.0, 100
+"""Plivo's account limits, which the limited scenarios' sandbox enforces."""
+FIXED_16 = {"adaptive": False, "max_concurrency": 16}
+"""The hook as it was before adaptation: 16 in flight and 300 per 5 s, fixed."""
+
+
+@dataclass
+class Scenario:
+    name: str
+    files: int
+    latency_ms: float
+    account_limits: bool
+    """Whether the sandbox enforces Plivo's 300 per 5 s (and with several tasks, 100 at once)."""
+    tasks: int = 1
+    limits_decide: bool = True
+    """Whether round trips and the account's limits decide the time, not the bytes on the wire."""
+
+    @property
+    def requests(self) -> int:
+        return math.ceil(self.files / 10) * self.tasks
+
+    @property
+    def bound(self) -> float | None:
+        """The least time the account's limits allow: a round trip, plus 5 s for every 300
+        requests after the first 300 (the issue's "physical bound"); None where the wire decides."""
+        if not self.limits_decide:
+            return None
+        windows = math.ceil(self.requests / ACCOUNT_RATE) - 1 if self.account_limits else 0
+        return windows * ACCOUNT_PERIOD + self.latency_ms / 1000
+
+    def sandbox_flags(self) -> list[str]:
+        flags = ["--latency-ms", str(self.latency_ms)]
+        if self.account_limits:
+            flags += ["--rate-limit", f"{ACCOUNT_RATE}/{ACCOUNT_PERIOD:g}"]
+            if self.tasks > 1:
+                flags += ["--max-in-flight", str(ACCOUNT_IN_FLIGHT)]
+        return flags
+
+
+@dataclass
+class Run:
+    seconds: float
+    stored: int
+    requests: int
+    responses_429: int
+    peak_growth_mib: float
+    error: str
+    samples: list[list[list[float]]] = field(default_factory=list)
+    """Per task: (seconds, concurrency, rate) samples of our hook's limiter."""
 
 
 @dataclass
 class Result:
-    scenario: str
-    impl: str
-    files: int
-    requests: int
-    responses_429: int
-    seconds: float
-    peak_growth_mib: float
-    error: str
+    scenario: Scenario
+    client: str
+    runs: list[Run] = field(default_factory=list)
+
+    def median(self, name: str) -> float:
+        return statistics.median(getattr(run, name) for run in self.runs)
+
+    def spread(self, name: str, digits: int) -> str:
+        values = [getattr(run, name) for run in self.runs]
+        return f"{self.median(name):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
     @property
-    def files_per_second(self) -> float:
-        return self.files / self.seconds if self.seconds else 0.0
+    def median_run(self) -> Run:
+        return sorted(self.runs, key=lambda run: run.seconds)[len(self.runs) // 2]
 
 
 class Sandbox:
@@ -62,8 +118,8 @@ class Sandbox:
         assert self.process.stdout is not None
         self.url = self.process.stdout.readline().split()[-1]
 
-    def stats(self) -> dict[str, object]:
-        answer: dict[str, object] = requests.get(f"{self.url}/_sandbox/stats", timeout=10).json()
+    def stats(self) -> dict[str, Any]:
+        answer: dict[str, Any] = requests.get(f"{self.url}/_sandbox/stats", timeout=10).json()
         return answer
 
     def __enter__(self) -> Sandbox:
@@ -81,41 +137,76 @@ def make_files(folder: Path, count: int, size: int) -> Path:
     return folder
 
 
+def worker(impl: str, folder: Path, url: str, hook_params: dict[str, Any] | None) -> list[str]:
+    command = [
+        sys.executable,
+        str(HERE / "worker.py"),
+        impl,
+        str(folder),
+        f"--url={url}",
+        f"--auth-id={AUTH_ID}",
+        f"--auth-token={AUTH_TOKEN}",
+    ]
+    return command + ([f"--hook-params={json.dumps(hook_params)}"] if hook_params is not None else [])
+
+
 def measure(
-    scenario: str, impl: str, folder: Path, warmup: Path, *sandbox_flags: str, concurrency: int | None = None
-) -> Result:
-    with Sandbox(*sandbox_flags) as sandbox:
-        command = [
-            sys.executable,
-            str(HERE / "worker.py"),
-            impl,
-            str(folder),
-            f"--warmup={warmup}",
-            f"--url={sandbox.url}",
-            f"--auth-id={AUTH_ID}",
-            f"--auth-token={AUTH_TOKEN}",
-        ]
-        if concurrency is not None:
-            command.append(f"--max-concurrency={concurrency}")
-        output = subprocess.run(command, capture_output=True, text=True, env=ENV, check=True).stdout
-        run = json.loads(output.strip().splitlines()[-1])
+    scenario: Scenario, impl: str, folders: list[Path], warmup: Path, hook_params: dict[str, Any] | None
+) -> Run:
+    """One run: one task with a warm-up, or several tasks started at once on one sandbox (then the
+    time is the sandbox's, from the first request's arrival to the last answer)."""
+    with Sandbox(*scenario.sandbox_flags()) as sandbox:
+        if scenario.tasks == 1:
+            command = [*worker(impl, folders[0], sandbox.url, hook_params), f"--warmup={warmup}"]
+            output = subprocess.run(command, capture_output=True, text=True, env=ENV, check=True).stdout
+            results = [json.loads(output.strip().splitlines()[-1])]
+        else:
+            results = together([worker(impl, folder, sandbox.url, hook_params) for folder in folders])
         stats = sandbox.stats()
-    statuses = stats["statuses"]
-    assert isinstance(statuses, dict)
-    result = Result(
-        scenario=scenario,
-        impl=impl
-        if impl == "sdk"
-        else f"ours ({'default, ' if concurrency is None else ''}concurrency {run['max_concurrency']})",
-        files=run["uploaded"],
-        requests=int(str(stats["requests"])) - 1,
-        responses_429=int(statuses.get("429", 0)),
-        seconds=run["seconds"],
-        peak_growth_mib=run["peak_growth_mib"],
-        error=run["error"],
+    warmups = 1 if scenario.tasks == 1 else 0
+    run = Run(
+        seconds=results[0]["seconds"] if scenario.tasks == 1 else stats["api_seconds"],
+        stored=stats["media"] - warmups,
+        requests=stats["requests"] - warmups,
+        responses_429=int(stats["statuses"].get("429", 0)),
+        peak_growth_mib=max(result["peak_growth_mib"] for result in results),
+        error="; ".join(result["error"] for result in results if result["error"]),
+        samples=[result.get("samples", []) for result in results],
     )
-    print(f"  {result.scenario:<34} {result.impl:<24} {result.seconds:6.2f} s", flush=True)
-    return result
+    expected = scenario.files * scenario.tasks
+    if not run.error and run.stored != expected:
+        run.error = f"{run.stored} media stored for {expected} files"
+    return run
+
+
+def together(commands: list[list[str]]) -> list[dict[str, Any]]:
+    """Start every command, wait until each says ``ready`` (on stderr), then let them all go at
+    once. Their output (the hook's log, then the result) goes to files: a pipe read one process
+    after another would fill and stall the others' logging mid-upload."""
+    with tempfile.TemporaryDirectory() as folder:
+        outputs = [Path(folder) / f"worker{n}.out" for n in range(len(commands))]
+        processes = []
+        for command, output in zip(commands, outputs, strict=True):
+            with output.open("w") as out:
+                processes.append(
+                    subprocess.Popen(
+                        command, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.PIPE, text=True, env=ENV
+                    )
+                )
+        for process in processes:
+            assert process.stderr is not None
+            while process.stderr.readline().strip() != "ready":
+                if process.poll() is not None:
+                    raise RuntimeError(f"worker exited with {process.returncode} before it was ready")
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+        for process in processes:
+            process.communicate()
+        if any(process.returncode for process in processes):
+            raise RuntimeError("a worker failed")
+        return [json.loads(output.read_text().strip().splitlines()[-1]) for output in outputs]
 
 
 def import_overhead(runs: int = 7) -> dict[str, float]:
@@ -147,81 +238,206 @@ def import_overhead(runs: int = 7) -> dict[str, float]:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per figure (default 5)")
+    parser.add_argument(
+        "--only", default="", help="run only scenarios whose name contains this (no files are written)"
+    )
+    args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="plivo-bench-"))
     warmup = make_files(work / "warmup", 1, 1024) / "m00000.jpg"
     small = make_files(work / "small", 400, 4 * 1024)
     many = make_files(work / "many", 4000, 4 * 1024)
     large = make_files(work / "large", 60, 1_900_000)
-    results: list[Result] = []
-    print("Running (each line is a fresh process):", flush=True)
+    shared = [make_files(work / f"shared{task}", 2000, 4 * 1024) for task in range(3)]
 
-    latency = ("--latency-ms", "150")
-    results.append(measure("400 x 4 KB, 150 ms latency", "sdk", small, warmup, *latency))
-    sweep = [
-        measure("400 x 4 KB, 150 ms latency", "ours", small, warmup, *latency, concurrency=c)
-        for c in (1, 2, 4, 8, 16, 32)
+    alone = Scenario("400 x 4 KB, 150 ms latency", 400, 150, account_limits=False)
+    limited = Scenario("4,000 x 4 KB, server limit 300/5 s", 4000, 0, account_limits=True)
+    big = Scenario("60 x 1.9 MB, 50 ms latency", 60, 50, account_limits=False, limits_decide=False)
+    account = Scenario(
+        "3 tasks x 2,000 x 4 KB sharing one account (300/5 s, 100 at once), 150 ms latency",
+        2000,
+        150,
+        account_limits=True,
+        tasks=3,
+    )
+    # (scenario, folders, [(client, impl, hook params)])
+    plan: list[tuple[Scenario, list[Path], list[tuple[str, str, dict[str, Any] | None]]]] = [
+        (
+            alone,
+            [small],
+            [
+                ("official SDK loop", "sdk", None),
+                ("ours, fixed 16 (before)", "ours", FIXED_16),
+                ("ours, adaptive (default)", "ours", {}),
+            ],
+        ),
+        (
+            limited,
+            [many],
+            [
+                ("official SDK loop", "sdk", None),
+                ("ours, fixed 16 (before)", "ours", FIXED_16),
+                ("ours, adaptive (default)", "ours", {}),
+            ],
+        ),
+        (
+            big,
+            [large],
+            [("official SDK loop", "sdk", None), ("ours, adaptive (default)", "ours", {})],
+        ),
+        (
+            account,
+            shared,
+            [
+                ("official SDK loop, 3 processes", "sdk", None),
+                ("ours, fixed 16 (before), 3 processes", "ours", FIXED_16),
+                ("ours, adaptive (default), 3 processes", "ours", {}),
+            ],
+        ),
     ]
-    results.append(measure("400 x 4 KB, 150 ms latency", "ours", small, warmup, *latency))
-
-    limited = ("--rate-limit", "300/5")
-    results.append(measure("4,000 x 4 KB, server limit 300/5 s", "sdk", many, warmup, *limited))
-    results.append(measure("4,000 x 4 KB, server limit 300/5 s", "ours", many, warmup, *limited))
-
-    slow = ("--latency-ms", "50")
-    results.append(measure("60 x 1.9 MB, 50 ms latency", "sdk", large, warmup, *slow))
-    results.append(measure("60 x 1.9 MB, 50 ms latency", "ours", large, warmup, *slow))
-
+    sweep_sizes = (1, 4, 16, 40, 100)
+    sweep = [] if args.only else [(size, Result(alone, f"ours, fixed {size}")) for size in sweep_sizes]
+    results: list[Result] = []
+    print(f"Running, {args.runs} runs per figure (each line is one run in fresh processes):", flush=True)
+    for scenario, folders, clients in plan:
+        if args.only not in scenario.name:
+            continue
+        rows = [Result(scenario, client) for client, _, _ in clients]
+        results += rows
+        for _ in range(args.runs):
+            for row, (client, impl, params) in zip(rows, clients, strict=True):
+                run = measure(scenario, impl, folders, warmup, params)
+                row.runs.append(run)
+                print(
+                    f"  {scenario.name[:40]:<40} {client:<40} {run.seconds:6.2f} s "
+                    f"{run.responses_429:4d} x 429 {run.error}",
+                    flush=True,
+                )
+    for _ in range(args.runs):
+        for size, row in sweep:
+            row.runs.append(
+                measure(alone, "ours", [small], warmup, {"adaptive": False, "max_concurrency": size})
+            )
+    table = render(results)
+    if args.only:
+        print("\n" + table)
+        return 0
+    table += render_sweep(sweep)
     imports = import_overhead()
-    table = render(results, imports)
+    table += "\n| import (median of 7 fresh processes) | ms |\n|---|---:|\n"
+    table += "".join(f"| {name} | {ms:.1f} |\n" for name, ms in imports.items())
     print("\n" + table)
     (HERE / "results.md").write_text(table)
-    chart(sweep, results[0])
+    throughput_chart(sweep, results)
+    shared_account_chart(next(r for r in results if r.scenario is account and "adaptive" in r.client))
     return 0
 
 
-def render(results: list[Result], imports: dict[str, float]) -> str:
-    sdk_seconds = {r.scenario: r.seconds for r in results if r.impl == "sdk" and not r.error}
+def render(results: list[Result]) -> str:
+    runs = len(results[0].runs) if results else 0
     lines = [
-        "| scenario | client | files uploaded | requests | 429s | seconds | files/s "
+        f"Median of {runs} runs (fastest-slowest). Times of the shared-account rows are the "
+        "sandbox's, from the first request's arrival to the last answer.",
+        "",
+        "| scenario | client | files stored | requests | 429s | seconds | x bound | files/s "
         "| peak memory growth | vs SDK |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        ratio = (
-            f"{sdk_seconds[r.scenario] / r.seconds:.1f}x"
-            if r.scenario in sdk_seconds and r.impl != "sdk"
-            else ""
-        )
-        note = f" ({r.error})" if r.error else ""
+        sdk = next(s for s in results if s.scenario is r.scenario and "SDK" in s.client)
+        bound = r.scenario.bound
+        files = r.scenario.files * r.scenario.tasks
+        errors = sorted({run.error for run in r.runs if run.error})
+        note = f" (stopped: {'; '.join(errors)})" if errors else ""
+        seconds = r.median("seconds")
+        scenario = r.scenario.name + (f" (bound {bound:.2f} s)" if bound else "")
+        # A run that stopped early has no speed to compare.
+        finished = not errors
+        x_bound = f"{seconds / bound:.1f}x" if bound and finished else ""
+        files_per_second = f"{files / seconds:,.0f}" if finished else ""
+        compared = r is not sdk and finished and not any(run.error for run in sdk.runs)
+        vs_sdk = f"{sdk.median('seconds') / seconds:.1f}x" if compared else ""
         lines.append(
-            f"| {r.scenario} | {'official SDK loop' if r.impl == 'sdk' else r.impl}{note} | {r.files:,} | "
-            f"{r.requests:,} | {r.responses_429} | {r.seconds:.2f} | {r.files_per_second:,.0f} | "
-            f"{r.peak_growth_mib:.1f} MiB | {ratio} |"
+            f"| {scenario} | {r.client}{note} | {r.median('stored'):,.0f} | {r.median('requests'):,.0f} "
+            f"| {r.spread('responses_429', 0)} | {r.spread('seconds', 2)} | {x_bound} "
+            f"| {files_per_second} | {r.median('peak_growth_mib'):.1f} MiB | {vs_sdk} |"
         )
-    lines += ["", "| import (median of 7 fresh processes) | ms |", "|---|---:|"]
-    lines += [f"| {name} | {ms:.1f} |" for name, ms in imports.items()]
     return "\n".join(lines) + "\n"
 
 
-def chart(sweep: list[Result], sdk: Result) -> None:
+def render_sweep(sweep: list[tuple[int, Result]]) -> str:
+    bound = sweep[0][1].scenario.bound or 1.0
+    lines = [
+        f"\n| {sweep[0][1].scenario.name}, fixed concurrency (adaptive=False) | seconds | x bound |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| max_concurrency={size} | {r.spread('seconds', 2)} | {r.median('seconds') / bound:.1f}x |"
+        for size, r in sweep
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def throughput_chart(sweep: list[tuple[int, Result]], results: list[Result]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    concurrency = [int(r.impl.split()[-1].rstrip(")")) for r in sweep]
+    files = sweep[0][1].scenario.files
+    adaptive = next(r for r in results if r.scenario is sweep[0][1].scenario and "adaptive" in r.client)
+    sdk = next(r for r in results if r.scenario is sweep[0][1].scenario and "SDK" in r.client)
+    sizes = [size for size, _ in sweep]
     figure, axes = plt.subplots(figsize=(7, 4))
-    axes.plot(concurrency, [r.files_per_second for r in sweep], marker="o", label="PlivoHook.upload_media")
-    axes.axhline(sdk.files_per_second, color="grey", linestyle="--", label="official SDK, sequential loop")
-    axes.set_xscale("log", base=2)
-    axes.set_xticks(concurrency, [str(c) for c in concurrency])
-    axes.set_xlabel("max_concurrency (requests in flight)")
-    axes.set_ylabel("files per second")
+    axes.plot(
+        sizes,
+        [files / r.median("seconds") for _, r in sweep],
+        marker="o",
+        label="PlivoHook.upload_media, fixed concurrency",
+    )
+    axes.axhline(files / adaptive.median("seconds"), color="tab:green", label="PlivoHook, adaptive (default)")
+    axes.axhline(
+        files / sdk.median("seconds"), color="grey", linestyle="--", label="official SDK, sequential loop"
+    )
+    axes.axhline(files / 0.15, color="black", linestyle=":", label="one round trip (the bound)")
+    axes.set_xscale("log")
+    axes.set_xticks(sizes, [str(size) for size in sizes])
+    axes.set_xlabel("max_concurrency with adaptive=False (requests in flight)")
+    axes.set_ylabel("files per second (median)")
     axes.set_title("400 files of 4 KB, 10 per request, 150 ms latency")
     axes.grid(True, alpha=0.3)
-    axes.legend()
+    axes.legend(fontsize="small")
     figure.tight_layout()
     figure.savefig(HERE / "throughput.png", dpi=110)
+
+
+def shared_account_chart(result: Result) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    run = result.median_run
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5.5), sharex=True)
+    for task, samples in enumerate(run.samples, start=1):
+        seconds = [s[0] for s in samples]
+        top.step(seconds, [s[1] for s in samples], where="post", label=f"task {task}")
+        bottom.step(seconds, [s[2] for s in samples], where="post", label=f"task {task}")
+    top.axhline(ACCOUNT_IN_FLIGHT, color="black", linestyle=":", label="account: 100 at once")
+    bottom.axhline(ACCOUNT_RATE, color="black", linestyle=":", label="account: 300 per 5 s")
+    top.set_ylabel("requests in flight allowed")
+    bottom.set_ylabel("requests per 5 s allowed")
+    bottom.set_xlabel("seconds since the task started")
+    top.set_title(
+        f"3 tasks x 2,000 files on one account: {run.seconds:.1f} s, {run.responses_429} x 429 "
+        "(the run of median time)"
+    )
+    for axes in (top, bottom):
+        axes.grid(True, alpha=0.3)
+        axes.legend(fontsize="small", loc="upper right")
+    figure.tight_layout()
+    figure.savefig(HERE / "shared_account.png", dpi=110)
 
 
 if __name__ == "__main__":

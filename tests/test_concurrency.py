@@ -1,10 +1,12 @@
-"""Concurrent uploads stay within max_concurrency and the account's rate limit."""
+"""Concurrent uploads stay within max_concurrency and the account's limits, learning them when
+the account is busier than the hook knows."""
 
 from __future__ import annotations
 
 import pytest
 
 from airflow_provider_plivo.hooks.plivo import PlivoHook
+from airflow_provider_plivo.operators.media import PlivoMediaUploadOperator
 from airflow_provider_plivo.sandbox import PlivoSandbox
 
 
@@ -48,7 +50,9 @@ def test_without_the_client_limit_the_same_server_answers_429(sandbox_env, make_
     files = make_media(40)
     sandbox = sandbox_env(rate_limit=(10, 0.5))
     try:
-        unlimited = PlivoHook(chunk_size=1, rate_limit=None, retry_wait_initial=0.05, retry_attempts=10)
+        unlimited = PlivoHook(
+            chunk_size=1, rate_limit=None, adaptive=False, retry_wait_initial=0.05, retry_attempts=10
+        )
         records = unlimited.upload_media(files)
     finally:
         sandbox.stop()
@@ -67,3 +71,43 @@ def test_concurrent_results_keep_input_order(sandbox_env, make_media):
 
     assert [r["file"] for r in records] == list(reversed(files))
     assert all(sandbox.media[r["media_id"]].file_name == r["file"].rsplit("/", 1)[1] for r in records)
+
+
+def test_an_upload_learns_a_busier_account_and_stores_every_file_once(sandbox_env, make_media):
+    files = make_media(300)
+    sandbox = sandbox_env(max_in_flight=8, rate_limit=(50, 1.0), latency_ms=200)
+    try:
+        hook = PlivoHook(rate_limit=50, rate_limit_period=1.0, retry_wait_initial=0.05)
+        records = hook.upload_media(files)
+    finally:
+        sandbox.stop()
+
+    statuses = [r.status for r in sandbox.requests]
+    assert 429 in statuses  # the hook started at 16 in flight, the account allows 8
+    assert statuses.count(200) == 30
+    assert len(sandbox.media) == 300
+    assert sorted(sandbox.media) == sorted(r["media_id"] for r in records)
+    assert hook.limiter.concurrency < 16
+    assert hook.limiter.throttles == statuses.count(429)
+
+
+def test_adaptive_off_keeps_max_concurrency_in_flight(sandbox_env, make_media):
+    sandbox = sandbox_env(latency_ms=300)
+    try:
+        PlivoHook(max_concurrency=24, adaptive=False).upload_media(make_media(240))
+    finally:
+        sandbox.stop()
+
+    assert 20 <= sandbox.peak_in_flight <= 24
+
+
+def test_max_concurrency_of_the_operator_is_a_ceiling_and_hook_params_can_turn_adaptation_off():
+    ceiling = PlivoMediaUploadOperator(task_id="upload", files=["a.jpg"], max_concurrency=40).hook
+    fixed = PlivoMediaUploadOperator(task_id="upload", files=["a.jpg"], hook_params={"adaptive": False}).hook
+
+    assert (ceiling.limiter.max_concurrency, ceiling.limiter.concurrency, ceiling.limiter.adaptive) == (
+        40,
+        16,
+        True,
+    )
+    assert (fixed.limiter.concurrency, fixed.limiter.rate, fixed.limiter.adaptive) == (100, 300, False)

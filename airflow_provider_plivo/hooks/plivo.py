@@ -20,6 +20,7 @@ from airflow_provider_plivo.exceptions import (
     PlivoError,
 )
 from airflow_provider_plivo.limits import (
+    ACCOUNT_MAX_IN_FLIGHT,
     ACCOUNT_RATE_LIMIT,
     ACCOUNT_RATE_LIMIT_PERIOD,
     MAX_FILES_PER_UPLOAD,
@@ -27,7 +28,7 @@ from airflow_provider_plivo.limits import (
     MEDIA_PAGE_SIZE,
     MESSAGE_PAGE_SIZE,
 )
-from airflow_provider_plivo.utils.rate_limit import RateLimiter
+from airflow_provider_plivo.utils.rate_limit import RequestLimiter
 
 if TYPE_CHECKING:
     import os
@@ -43,8 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "PlivoHook"]
 
-DEFAULT_MAX_CONCURRENCY = 16
-"""Upload requests one hook keeps in flight; Plivo allows 100 per account."""
+DEFAULT_MAX_CONCURRENCY = ACCOUNT_MAX_IN_FLIGHT
+"""The most requests one hook keeps in flight: Plivo's limit per account (it starts at 16)."""
 
 TEST_CONNECTION_TIMEOUT = 10.0
 """The longest the connection test waits, so the UI's Test button answers promptly."""
@@ -67,11 +68,15 @@ class PlivoHook(BaseHook):
     :param retry_attempts: attempts per request, the first included.
     :param retry_wait_initial: seconds before the first retry; doubles each time, with jitter.
     :param retry_wait_max: the longest backoff between two attempts (a ``Retry-After`` may be longer).
-    :param max_concurrency: upload requests in flight at once. Plivo allows 100 simultaneous
-        requests per account; the default of 16 leaves room for six such tasks at once.
-    :param rate_limit: requests this hook starts per ``rate_limit_period`` seconds, across all its
-        threads (Plivo's account limit is 300 per 5 s); None for no limit.
+    :param max_concurrency: the most requests in flight at once, across all the hook's threads
+        (Plivo allows 100 simultaneous requests per account).
+    :param rate_limit: the most requests this hook starts per ``rate_limit_period`` seconds,
+        across all its threads (Plivo's account limit is 300 per 5 s); None for no limit.
     :param rate_limit_period: the window of ``rate_limit``, in seconds.
+    :param adaptive: start at 16 requests in flight and grow toward ``max_concurrency`` while
+        Plivo answers cleanly; on a 429 or 503 cut back and keep to the part of the account this
+        hook had, as other tasks share it (see :mod:`airflow_provider_plivo.utils.rate_limit`).
+        False keeps ``max_concurrency`` and ``rate_limit`` as fixed limits.
     """
 
     conn_name_attr = "plivo_conn_id"
@@ -91,6 +96,7 @@ class PlivoHook(BaseHook):
         max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
         rate_limit: int | None = ACCOUNT_RATE_LIMIT,
         rate_limit_period: float = ACCOUNT_RATE_LIMIT_PERIOD,
+        adaptive: bool = True,
     ) -> None:
         super().__init__()
         self.plivo_conn_id = plivo_conn_id
@@ -100,13 +106,16 @@ class PlivoHook(BaseHook):
         self.retry_wait_initial = _seconds("retry_wait_initial", retry_wait_initial)
         self.retry_wait_max = _seconds("retry_wait_max", retry_wait_max)
         self.max_concurrency = _whole_number("max_concurrency", max_concurrency, 1)
-        self._rate_limiter = (
-            RateLimiter(
-                _whole_number("rate_limit", rate_limit, 1), _seconds("rate_limit_period", rate_limit_period)
-            )
-            if rate_limit is not None
-            else None
+        if not isinstance(adaptive, bool):
+            raise ValueError(f"adaptive must be True or False, got {adaptive!r}")
+        self.limiter = RequestLimiter(
+            max_concurrency=self.max_concurrency,
+            rate_limit=None if rate_limit is None else _whole_number("rate_limit", rate_limit, 1),
+            rate_limit_period=_seconds("rate_limit_period", rate_limit_period),
+            adaptive=adaptive,
+            log=self.log,
         )
+        """How many requests the hook's threads keep in flight and start per period."""
 
     # -- connection -------------------------------------------------------------------------
 
@@ -129,15 +138,16 @@ class PlivoHook(BaseHook):
         """The ready client: this connection's account, this hook's retries, pool and rate limit."""
         from airflow_provider_plivo.client import PlivoClient
 
-        return PlivoClient(self._account, rate_limiter=self._rate_limiter, **self._client_settings())
+        return PlivoClient(self._account, **self._client_settings())
 
     def _client_settings(self) -> dict[str, Any]:
-        """What the blocking and the async client share: retries, pool size, log."""
+        """What the blocking and the async client share: retries, pool size, limiter, log."""
         return {
             "retry_attempts": self.retry_attempts,
             "retry_wait_initial": self.retry_wait_initial,
             "retry_wait_max": self.retry_wait_max,
             "pool_size": self.max_concurrency,
+            "limiter": self.limiter,
             "logger": self.log,
         }
 
@@ -157,7 +167,7 @@ class PlivoHook(BaseHook):
 
     @cached_property
     def sender(self) -> MessageSender:
-        """Sends messages through :attr:`client`, ``max_concurrency`` requests at a time."""
+        """Sends messages through :attr:`client`, as many requests at a time as :attr:`limiter` allows."""
         from airflow_provider_plivo.sends import MessageSender
 
         return MessageSender(self.client, max_concurrency=self.max_concurrency, log=self.log)
@@ -226,8 +236,8 @@ class PlivoHook(BaseHook):
         on_chunk_uploaded: Callable[[list[MediaRecord]], None] | None = None,
     ) -> list[MediaRecord]:
         """
-        Upload ``files`` to Plivo, at most ``chunk_size`` per request and ``max_concurrency``
-        requests at a time, and describe each upload.
+        Upload ``files`` to Plivo, at most ``chunk_size`` per request and as many requests at a
+        time as :attr:`limiter` allows, and describe each upload.
 
         ``files`` are local paths, ``file://`` URIs, object storage URIs (``s3://``, ``gs://``...)
         or :class:`~airflow.sdk.ObjectStoragePath` objects (one of them alone is a list of one);
@@ -333,7 +343,8 @@ class PlivoHook(BaseHook):
 
         Many messages are read from Plivo's message list, 20 to a request, newest first, stopping
         once all are found (2,500 messages: about 125 requests instead of 2,500); the few it does
-        not reach, and small sets, are fetched one by one, ``max_concurrency`` at a time.
+        not reach, and small sets, are fetched one by one, as many at a time as :attr:`limiter`
+        allows.
         """
         from concurrent.futures import ThreadPoolExecutor
 
@@ -375,11 +386,12 @@ class PlivoHook(BaseHook):
     async def aget_messages(
         self, client: AsyncPlivoClient, message_uuids: Sequence[str]
     ) -> dict[str, dict[str, Any]]:
-        """:meth:`get_messages` on the event loop: the message list for many, ``max_concurrency``
-        single fetches at a time for the rest."""
+        """:meth:`get_messages` on the event loop: the message list for many, single fetches for
+        the rest, as many at a time as :attr:`limiter` allows now."""
         import asyncio
 
-        slots = asyncio.Semaphore(self.max_concurrency)
+        # Coroutines waiting for the limiter look again every few milliseconds: keep them few.
+        slots = asyncio.Semaphore(self.limiter.concurrency)
 
         async def fetch(uuid: str) -> dict[str, Any]:
             async with slots:

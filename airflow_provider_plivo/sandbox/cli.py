@@ -59,6 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="N/SECONDS",
         help="answer 429 beyond N API requests per SECONDS, e.g. 300/5 as Plivo does",
     )
+    parser.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answer 429 beyond N API requests at once, e.g. 100 as Plivo does",
+    )
     parser.add_argument("--hang-seconds", type=float, default=30.0, help="how long a 'hang' fault lasts")
     parser.add_argument(
         "--read-timeout",
@@ -80,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message_faults=dict(args.message_fault),
         hang_seconds=args.hang_seconds,
         rate_limit=args.rate_limit,
+        max_in_flight=args.max_in_flight,
         read_timeout=args.read_timeout,
     )
 

@@ -1,8 +1,10 @@
-"""The sandbox's own account limit: 429 beyond N requests in any window, as Plivo does beyond 300/5 s.
+"""The sandbox's own account limits: 429 beyond N requests in any window, or beyond M at once, as
+Plivo does beyond 300 per 5 s and 100 simultaneous requests.
 
 The server's view differs from a client's: it only counts arrivals and refuses the surplus, where
-a client waits for room. So the sandbox keeps this counter instead of borrowing the client's
-limiter, and neither side's change can hide a bug in the other.
+a client waits for room. So the sandbox keeps these counters instead of borrowing the client's
+limiter, and neither side's change can hide a bug in the other. A refused request counts toward
+neither limit: Plivo answers it at once, without doing its work.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["SlidingWindow"]
+__all__ = ["AccountLimits", "SlidingWindow"]
 
 
 @dataclass
@@ -39,3 +41,35 @@ class SlidingWindow:
                 return False
             self._arrivals.append(now)
             return True
+
+
+class AccountLimits:
+    """
+    Both of an account's limits; thread-safe.
+
+    :param rate_limit: ``(requests, seconds)``: at most that many arrivals per window; None for none.
+    :param max_in_flight: at most that many admitted requests being answered at once; None for none.
+    """
+
+    def __init__(self, rate_limit: tuple[int, float] | None, max_in_flight: int | None) -> None:
+        if max_in_flight is not None and max_in_flight < 1:
+            raise ValueError(f"the sandbox's in-flight limit needs 1 or more requests, got {max_in_flight}")
+        self.window = SlidingWindow(*rate_limit) if rate_limit else None
+        self.max_in_flight = max_in_flight
+        self._in_flight = 0
+        self._lock = threading.Lock()
+
+    def admit(self) -> bool:
+        """Admit one request arriving now (True; :meth:`release` it once answered) or refuse it."""
+        with self._lock:
+            if self.max_in_flight is not None and self._in_flight >= self.max_in_flight:
+                return False
+            if self.window is not None and not self.window.admit():
+                return False
+            self._in_flight += 1
+            return True
+
+    def release(self) -> None:
+        """An admitted request was answered."""
+        with self._lock:
+            self._in_flight -= 1

@@ -37,6 +37,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -57,7 +58,7 @@ from airflow_provider_plivo.sandbox.bodies import read_body
 from airflow_provider_plivo.sandbox.delivery import TEST_NUMBER_FATES, Fate, error_message, fate_of, progress
 from airflow_provider_plivo.sandbox.faults import MESSAGE_FAULT_KINDS, STATUS_FAULT_KINDS, FaultPlan
 from airflow_provider_plivo.sandbox.multipart import MultipartError, parse_form_data
-from airflow_provider_plivo.sandbox.rate_limit import SlidingWindow
+from airflow_provider_plivo.sandbox.rate_limit import AccountLimits
 from airflow_provider_plivo.sandbox.responses import (
     Response,
     SandboxHTTPError,
@@ -157,6 +158,8 @@ class _Call:
     file_names: list[str] = field(default_factory=list)
     json: Any = None
     fault: str | None = None
+    admitted: bool = False
+    """Taken in under the account's limits (so released from them once answered)."""
 
     @property
     def params(self) -> re.Match[str]:
@@ -187,6 +190,8 @@ class PlivoSandbox:
     :param delivery_seconds: sandbox-clock seconds from queued to the final state (sent halfway).
     :param rate_limit: ``(requests, seconds)``: answer 429 beyond that many API requests per
         window, as Plivo does beyond 300 per 5 s; None (the default) for no limit.
+    :param max_in_flight: answer 429 beyond that many API requests being answered at once, as
+        Plivo does beyond 100; None (the default) for no limit.
     :param read_timeout: seconds a connection may stay silent while the sandbox waits for a
         request or the rest of its body; then it is cut off (408 mid-body).
     """
@@ -207,6 +212,7 @@ class PlivoSandbox:
         hang_seconds: float = 30.0,
         delivery_seconds: float = 1.0,
         rate_limit: tuple[int, float] | None = None,
+        max_in_flight: int | None = None,
         read_timeout: float = 10.0,
     ) -> None:
         self.auth_id = auth_id
@@ -216,10 +222,12 @@ class PlivoSandbox:
         self.hang_seconds = hang_seconds
         self.delivery_seconds = delivery_seconds
         self.read_timeout = read_timeout
-        self._rate_limit = SlidingWindow(*rate_limit) if rate_limit else None
+        self._limits = AccountLimits(rate_limit, max_in_flight)
         self._in_flight = 0
         self.peak_in_flight = 0
         """The most requests the sandbox was answering at once."""
+        self._api_busy: tuple[float, float] | None = None
+        """When the first API request arrived and when the last API answer went (monotonic)."""
         self._fault_plans = {
             "media": FaultPlan(faults, rate=fault_rate, seed=fault_seed),
             "message": FaultPlan(message_faults, kinds=MESSAGE_FAULT_KINDS),
@@ -360,17 +368,24 @@ class PlivoSandbox:
 
         It counts as in flight from then until answered, latency included.
         """
+        arrived = time.monotonic()
         with self._lock:
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+        call = None
         try:
-            response = self._dispatch(method, target, headers, rfile)
+            response, call = self._dispatch(method, target, headers, rfile)
             if self.latency:
                 self.wait(self.latency)
             return response
         finally:
+            if call is not None and call.admitted:
+                self._limits.release()
             with self._lock:
                 self._in_flight -= 1
+                if target.startswith("/v1/"):
+                    first = self._api_busy[0] if self._api_busy else arrived
+                    self._api_busy = (min(first, arrived), time.monotonic())
 
     def wait(self, seconds: float) -> None:
         """Sleep up to ``seconds``, waking early when the sandbox stops, so no wait outlives it."""
@@ -378,7 +393,7 @@ class PlivoSandbox:
 
     # -- dispatch -----------------------------------------------------------------------------
 
-    def _dispatch(self, method: str, target: str, headers: Any, rfile: BodyStream) -> Response:
+    def _dispatch(self, method: str, target: str, headers: Any, rfile: BodyStream) -> tuple[Response, _Call]:
         """Answer one request and record it in :attr:`requests`."""
         parts = urlsplit(target)
         call = _Call(method, parts.path, parse_qs(parts.query), headers)
@@ -400,11 +415,14 @@ class PlivoSandbox:
         )
         with self._lock:
             self._requests.append(request)
-        return response
+        return response, call
 
     def _answer(self, call: _Call) -> Response:
-        if self._rate_limit is not None and call.path.startswith("/v1/") and not self._rate_limit.admit():
-            return error_response(429, "too many requests")
+        if call.path.startswith("/v1/"):
+            # Plivo promises no Retry-After on these 429s, so neither does the sandbox.
+            if not self._limits.admit():
+                return error_response(429, "too many requests")
+            call.admitted = True
         for route_method, pattern, handler, needs_auth in self._routes:
             match = pattern.fullmatch(call.path)
             if route_method != call.method or not match:
@@ -628,6 +646,7 @@ class PlivoSandbox:
                 "media": len(self.media),
                 "messages": len(self.messages),
                 "peak_in_flight": self.peak_in_flight,
+                "api_seconds": self._api_busy[1] - self._api_busy[0] if self._api_busy else 0.0,
             },
         )
 
@@ -706,8 +725,8 @@ def _handler_for(sandbox: PlivoSandbox) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "PlivoSandbox"
-        # Headers and body go out in two writes: with Nagle's algorithm the body waits for the
-        # client's delayed ACK, 40 ms on every answer over a kept-alive connection.
+        # Headers and body go out in two writes: with Nagle's algorithm the body then waits for
+        # the client's delayed ACK (40 ms on Linux), a stall Plivo's servers do not add.
         disable_nagle_algorithm = True
         timeout = sandbox.read_timeout
 

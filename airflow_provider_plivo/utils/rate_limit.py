@@ -1,75 +1,295 @@
-"""Sliding-window request limits: the client's (shared by every thread of one hook) and the
-sandbox's (which answers 429 beyond it, as Plivo does).
+"""How many requests one hook keeps in flight and starts per period, shared by all its threads.
 
-Plivo allows 300 API requests per 5 seconds per account and answers 429 beyond. Spacing our
-own requests under that bound means a task never provokes a 429 on its own; a 429 that still
-comes (other tasks share the account) is retried like any other.
+Plivo allows 100 simultaneous requests and 300 per 5 seconds per account, answers 429 beyond
+either, and tells no one who else is using the account. A hook alone should use all of that; a
+hook sharing the account with other tasks should take its part without a storm of 429s. No fixed
+number does both, so the limiter learns, as TCP's congestion control and botocore's "adaptive"
+retry mode do. It never passes ``max_concurrency`` in flight or ``rate_limit`` per period.
+
+* **Concurrency** starts at :data:`INITIAL_CONCURRENCY` and grows by one per clean answer (it
+  doubles every round trip) until the first throttle, then by one per round trip. It grows only
+  while it alone holds the hook back and answers come within 1.5 times the fastest round trip
+  seen; an answer more than twice that slow takes a step back (down to the start): requests are
+  queueing, and every request on its way when the account fills comes back a 429. A throttle
+  halves it.
+* **Rate**: each request is dated by its answer, so that Plivo, which saw it no later, never
+  counts more than ``rate_limit`` in a period. A sixth of ``rate_limit`` may start at once, the
+  rest evenly over the period: when other tasks fill the account first, the requests already on
+  their way are few. A throttle sets this hook's share of
+  the period to the clean answers it got in the last period (plus those of requests already on
+  their way), the part of the account it had when the account was full: the hook then waits for
+  its own requests to age out, not for everyone's. The share holds for one period, then grows by
+  one per clean answer, back up to ``rate_limit``.
+* A **throttle** is a 429, a 503 or a ``Retry-After`` (whose wait holds every new request of
+  the hook). Only a request started after the last cut can cut again, so that a burst of 429s
+  from one round trip counts once. Plivo answers 429 for both limits alike; every 429 is taken
+  as a full period.
+
+``adaptive=False`` keeps ``max_concurrency`` and ``rate_limit`` as fixed limits instead.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import AsyncIterator, Iterator
+
+    from airflow_provider_plivo.client import Log
+
+__all__ = ["INITIAL_CONCURRENCY", "RequestLimiter", "Slot"]
+
+INITIAL_CONCURRENCY = 16
+"""Requests in flight an adaptive hook starts with (the fixed default before adaptation)."""
+
+CONCURRENCY_CUT = 0.5
+"""What a throttle leaves of the concurrency, as TCP halves its window on loss."""
+
+PACING_BURST = 1 / 6
+"""The part of ``rate_limit`` an adaptive hook may start at once; the rest of a period's worth is
+paced evenly over the period (for Plivo's 300 per 5 s: 50 at once, then 50 per second)."""
+
+FAST_ANSWER = 1.5
+"""While answers come within this many times the fastest round trip seen, the concurrency may grow."""
+
+SLOW_ANSWER = 2.0
+"""Once answers come beyond this many times the fastest round trip seen, it takes steps back."""
+
+ROUND_TRIP_WEIGHT = 1 / 8
+"""How much each answer moves the smoothed round trip (TCP's SRTT gain)."""
+
+ASYNC_POLL_SECONDS = 0.02
+"""How often a coroutine waiting for an answer to free a place looks again: an answer wakes
+threads, not coroutines."""
+
+THROTTLE_STATUSES = (429, 503)
+"""Answers that say the account is too busy (Plivo's limits, or Plivo itself)."""
 
 
-class RateLimiter:
+class Slot:
+    """One request's place; tell it Plivo's answer when it comes (no answer leaves it neutral)."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.status: int | None = None
+        self.retry_after: float | None = None
+
+    def answered(self, status: int, retry_after: float | None = None) -> None:
+        """Plivo answered ``status``, with ``Retry-After`` (seconds) if it sent one."""
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def throttled(self) -> bool:
+        return self.status in THROTTLE_STATUSES or self.retry_after is not None
+
+    @property
+    def clean(self) -> bool:
+        """Answered, and not throttled: the request went through the account's limits."""
+        return self.status is not None and self.status < 500 and not self.throttled
+
+
+class RequestLimiter:
     """
-    At most ``max_requests`` in any ``period`` seconds.
+    The places for one hook's requests to Plivo, shared by all its threads (and coroutines).
 
-    :param max_requests: requests allowed per window.
-    :param period: the window, in seconds.
+    :param max_concurrency: the most requests in flight at once.
+    :param rate_limit: the most requests started in any ``rate_limit_period``; None for none.
+    :param rate_limit_period: the window of ``rate_limit``, in seconds.
+    :param adaptive: learn from Plivo's answers, within those limits; False keeps them fixed.
+    :param log: where throttles and the limits the hook settled on are reported.
     """
 
-    def __init__(self, max_requests: int, period: float) -> None:
-        if max_requests < 1 or period <= 0:
+    def __init__(
+        self,
+        *,
+        max_concurrency: int,
+        rate_limit: int | None,
+        rate_limit_period: float,
+        adaptive: bool = True,
+        log: Log | None = None,
+    ) -> None:
+        if max_concurrency < 1 or (rate_limit is not None and rate_limit < 1) or rate_limit_period <= 0:
             raise ValueError(
-                f"a rate limit needs 1 or more requests per period > 0, got {max_requests}/{period}"
+                "a request limit needs 1 or more requests in flight and per period > 0, got "
+                f"{max_concurrency} in flight, {rate_limit}/{rate_limit_period}"
             )
-        self.max_requests = max_requests
-        self.period = period
-        self._times: deque[float] = deque()
-        """When each counted request happened, oldest first."""
+        self.max_concurrency = max_concurrency
+        self.rate_limit = rate_limit
+        self.period = rate_limit_period
+        self.adaptive = adaptive
+        self.log = log
+        self.throttles = 0
+        """Throttled answers (429, 503, Retry-After) absorbed so far."""
+        self._lock = threading.Condition()
+        self._start = (min(INITIAL_CONCURRENCY, max_concurrency) if adaptive else max_concurrency, rate_limit)
+        self._window = float(self._start[0])
+        self._slow_start_until = math.inf
+        """The concurrency up to which it grows by one per answer (until the first throttle)."""
+        self._fastest = math.inf
+        """The shortest round trip of a clean answer so far, in seconds."""
+        self._round_trip = 0.0
+        """The round trip of clean answers, smoothed as TCP does (each answer weighs 1/8): one
+        fast answer among slow ones says nothing about the queue."""
+        self._filled = -math.inf
+        """When a request last took the last place of the concurrency while the pace had room to
+        spare: when the concurrency, and nothing else, held the hook back."""
+        self._share = math.inf if rate_limit is None else float(rate_limit)
+        self._share_held_until = 0.0
+        self._last_cut = -math.inf
+        self._paused_until = 0.0
         self._in_flight = 0
-        self._changed = threading.Condition()
+        self._answers: deque[tuple[float, bool]] = deque()
+        """(when, clean) for every request answered or failed in the last period, oldest first."""
+        self._clean = 0
+        """How many of :attr:`_answers` are clean."""
+        self._burst = self._pace = math.inf
+        if adaptive and rate_limit is not None:
+            self._burst = max(1.0, rate_limit * PACING_BURST)
+            self._pace = rate_limit * (1 - PACING_BURST) / rate_limit_period
+            """Requests started per second in the long run."""
+        self._tokens = self._burst
+        self._tokens_at = time.monotonic()
+        self._reported = (*self._start, 0)
 
-    def try_acquire(self) -> float:
-        """Count one request arriving now if it fits and return 0.0; otherwise count nothing and
-        return the seconds until it would fit. (The server's view: it sees arrivals.)"""
-        with self._changed:
-            now = time.monotonic()
-            self._expire(now)
-            if len(self._times) < self.max_requests:
-                self._times.append(now)
-                return 0.0
-            return self._times[0] + self.period - now
+    def __repr__(self) -> str:
+        return (
+            f"RequestLimiter({self.concurrency} in flight of {self.max_concurrency}, "
+            f"{self.rate} per {self.period:g} s of {self.rate_limit}, adaptive={self.adaptive})"
+        )
+
+    @property
+    def concurrency(self) -> int:
+        """Requests allowed in flight now."""
+        return max(1, int(self._window))
+
+    @property
+    def rate(self) -> int | None:
+        """Requests this hook may start per period now; None for no limit."""
+        return None if math.isinf(self._share) else max(1, int(self._share))
 
     @contextmanager
-    def slot(self) -> Iterator[None]:
-        """Hold one request's place from before it is sent until it is answered (or fails), and
-        date it by that moment. Plivo saw it no later than that, so by Plivo's clock the window
-        never holds more than ``max_requests``, however late the request went out."""
-        with self._changed:
-            while True:
-                now = time.monotonic()
-                self._expire(now)
-                if len(self._times) + self._in_flight < self.max_requests:
-                    self._in_flight += 1
-                    break
-                self._changed.wait(self._times[0] + self.period - now if self._times else None)
+    def slot(self) -> Iterator[Slot]:
+        """Wait for a place, hold it while the request is out, and learn from its answer."""
+        with self._lock:
+            while not isinstance(slot := self._try_start(), Slot):
+                self._lock.wait(None if math.isinf(slot) else slot)
         try:
-            yield
+            yield slot
         finally:
-            with self._changed:
-                self._in_flight -= 1
-                self._times.append(time.monotonic())
-                self._changed.notify_all()
+            self._finish(slot)
+
+    @asynccontextmanager
+    async def aslot(self) -> AsyncIterator[Slot]:
+        """:meth:`slot` for a coroutine: waits without blocking the event loop."""
+        import asyncio
+
+        while True:
+            with self._lock:
+                slot = self._try_start()
+            if isinstance(slot, Slot):
+                break
+            await asyncio.sleep(min(slot, ASYNC_POLL_SECONDS))
+        try:
+            yield slot
+        finally:
+            self._finish(slot)
+
+    def _try_start(self) -> Slot | float:
+        """Take a place, or return the seconds until one may be free (inf: an answer must come
+        first). Called with the lock held."""
+        now = time.monotonic()
+        self._expire(now)
+        if self._pace < math.inf:
+            self._tokens = min(self._burst, self._tokens + (now - self._tokens_at) * self._pace)
+            self._tokens_at = now
+        waits = [math.inf] if self._in_flight >= self.concurrency else []
+        if now < self._paused_until:
+            waits.append(self._paused_until - now)
+        if self.rate_limit is not None and len(self._answers) + self._in_flight >= self.rate_limit:
+            waits.append(self._answers[0][0] + self.period - now if self._answers else math.inf)
+        if self._clean + self._in_flight >= self._share:
+            waits.append(self._oldest_clean() + self.period - now if self._clean else math.inf)
+        if self._tokens < 1:
+            waits.append((1 - self._tokens) / self._pace)
+        if waits:
+            return max(waits)
+        self._in_flight += 1
+        self._tokens -= 1
+        if self._in_flight >= self.concurrency and self._tokens >= 1:
+            self._filled = now
+        return Slot(now)
+
+    def _finish(self, slot: Slot) -> None:
+        """Release ``slot``'s place, adapt to its answer, and report a change when it matters."""
+        with self._lock:
+            now = time.monotonic()
+            self._in_flight -= 1
+            self._expire(now)
+            self._answers.append((now, slot.clean))
+            self._clean += slot.clean
+            cut = False
+            if slot.throttled:
+                self.throttles += 1
+                if self.adaptive and slot.retry_after is not None:
+                    self._paused_until = max(self._paused_until, now + slot.retry_after)
+                cut = self.adaptive and slot.started > self._last_cut
+                if cut:
+                    self._cut(now)
+            elif slot.clean and self.adaptive:
+                self._grow(slot, now)
+            self._lock.notify_all()
+            report = (self.concurrency, self.rate, self.throttles)
+            # Once the hook falls idle (the end of a batch, or a pause), say where it settled.
+            settled = self._in_flight == 0 and report != self._reported
+            if cut or settled:
+                self._reported = report
+        if self.log is not None and (cut or settled):
+            self.log.info(
+                "%s: at most %d requests to Plivo in flight and %s per %g s; %d throttled answers "
+                "(429, 503) absorbed",
+                f"Plivo throttled a request (HTTP {slot.status})" if cut else "Settled",
+                report[0],
+                report[1] or "any number",
+                self.period,
+                report[2],
+            )
+
+    def _grow(self, slot: Slot, now: float) -> None:
+        """A clean answer. More concurrency if it alone held the hook back while the answer was
+        awaited and the answer came about as fast as ever; less, down to the start, if it came
+        much slower. More share once its hold is over, or at once for a request the account took
+        before it was full (part of the share the account gave us)."""
+        round_trip = now - slot.started
+        self._fastest = min(self._fastest, round_trip)
+        self._round_trip += (round_trip - self._round_trip) * (
+            1.0 if self._round_trip == 0 else ROUND_TRIP_WEIGHT
+        )
+        if self._round_trip > SLOW_ANSWER * self._fastest:
+            self._window = max(min(float(self._start[0]), self._window), self._window - 1.0)
+        elif self._filled >= slot.started and self._round_trip <= FAST_ANSWER * self._fastest:
+            step = 1.0 if self._window < self._slow_start_until else 1.0 / self._window
+            self._window = min(float(self.max_concurrency), self._window + step)
+        if (slot.started < self._last_cut or now >= self._share_held_until) and not math.isinf(self._share):
+            self._share = min(self._share + 1.0, float(self.rate_limit or math.inf))
+
+    def _cut(self, now: float) -> None:
+        """A throttle: halve the concurrency, and keep to the share the account gave us."""
+        self._window = max(1.0, self._window * CONCURRENCY_CUT)
+        self._slow_start_until = self._window
+        self._share = max(1.0, float(self._clean))
+        self._share_held_until = now + self.period
+        self._last_cut = now
 
     def _expire(self, now: float) -> None:
-        while self._times and self._times[0] <= now - self.period:
-            self._times.popleft()
+        while self._answers and self._answers[0][0] <= now - self.period:
+            _, clean = self._answers.popleft()
+            self._clean -= clean
+
+    def _oldest_clean(self) -> float:
+        return next(when for when, clean in self._answers if clean)
