@@ -129,6 +129,12 @@ class PlivoClient:
         session.auth = (self.account.auth_id, self.account.auth_token)
         session.headers["User-Agent"] = USER_AGENT
         session.headers["Accept"] = "application/json"
+        # requests would read the proxy and CA bundle variables again for every request: a scan
+        # of the whole environment, a fifth of a small upload's CPU. Every request goes to one
+        # origin, so they are read once, here.
+        settings = session.merge_environment_settings(self.account.api_root, {}, None, None, None)
+        session.proxies, session.verify = settings["proxies"], settings["verify"]
+        session.trust_env = False
         return session
 
     def call(

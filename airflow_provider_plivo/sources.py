@@ -147,7 +147,7 @@ class MediaFile:
 
 class MediaStream:
     """A file open for upload that delivers exactly its validated size and reports ``len``, the
-    bytes it has left (what requests-toolbelt's MultipartEncoder sizes a part by).
+    bytes it has left (what an upload body sizes a part by).
 
     Ending early, holding more bytes, or failing to read raises
     :class:`~airflow_provider_plivo.exceptions.PlivoMediaFileChangedError`: a part must never

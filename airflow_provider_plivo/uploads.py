@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_plivo.client import count_reasons, excerpt, is_transient
+from airflow_provider_plivo.client import UPLOAD_BLOCK_SIZE, count_reasons, excerpt, is_transient
 from airflow_provider_plivo.exceptions import (
     PlivoAuthenticationError,
     PlivoError,
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_plivo.client import Log, PlivoClient
     from airflow_provider_plivo.records import MediaRecord
-    from airflow_provider_plivo.sources import MediaFile
+    from airflow_provider_plivo.sources import MediaFile, MediaStream
 
 __all__ = ["MediaUploader"]
 
@@ -232,18 +232,8 @@ class MediaUploader:
         The body is streamed from the open files with a Content-Length, so memory does not grow
         with file size times concurrency; the files close as soon as the request is answered.
         """
-        from requests_toolbelt import MultipartEncoder
-
         with ExitStack() as stack:
-            body = MultipartEncoder(
-                fields=[
-                    (
-                        "file",
-                        (file.name, stack.enter_context(closing(file.open())), media_content_type(file.name)),
-                    )
-                    for file in files
-                ]
-            )
+            body = _MediaBody([(file.name, stack.enter_context(closing(file.open()))) for file in files])
             answer = self.client.request(
                 "POST", "Media/", data=body, headers={"Content-Type": body.content_type}
             )
@@ -270,13 +260,59 @@ def _submitted_as_room_allows(
 
     queued = deque(enumerate(calls, start=1))
     running: dict[Future[T], int] = {}
-    while queued or running:
+
+    def top_up() -> None:
         while queued and len(running) < room():
             n, call = queued.popleft()
             running[pool.submit(call)] = n
+
+    top_up()
+    while running:
         finished, _ = wait(running, return_when=FIRST_COMPLETED)
-        for future in finished:
-            yield running.pop(future), future
+        done = [(running.pop(future), future) for future in finished]
+        # The places the finished requests freed are filled before the caller records and logs
+        # them: a request waiting behind a log line costs a round trip's worth of idle place.
+        top_up()
+        yield from done
+
+
+class _MediaBody:
+    """The ``multipart/form-data`` body of one upload: a ``file`` part per media file, streamed.
+
+    requests sends an iterable that has a length with that Content-Length, and each file is read
+    only as its part goes out, in blocks of the connection's send size. Part headers come from
+    urllib3 (the quoting of file names browsers use); the framing here costs a small upload a
+    tenth of what a general-purpose encoder does, and small uploads are bound by the client's CPU.
+    """
+
+    def __init__(self, files: list[tuple[str, MediaStream]]) -> None:
+        from urllib3.fields import RequestField
+        from urllib3.filepost import choose_boundary
+
+        boundary = choose_boundary()
+        self.content_type = f"multipart/form-data; boundary={boundary}"
+        self._parts: list[tuple[bytes, MediaStream]] = []
+        for name, stream in files:
+            field = RequestField(name="file", data=b"", filename=name)
+            field.make_multipart(content_type=media_content_type(name))
+            self._parts.append((f"--{boundary}\r\n{field.render_headers()}".encode(), stream))
+        self._end = f"--{boundary}--\r\n".encode()
+        self._length = sum(len(head) + stream.len + 2 for head, stream in self._parts) + len(self._end)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self) -> Iterator[bytes]:
+        block = bytearray()
+        for head, stream in self._parts:
+            block += head
+            while data := stream.read(UPLOAD_BLOCK_SIZE):
+                block += data
+                if len(block) >= UPLOAD_BLOCK_SIZE:
+                    yield bytes(block)
+                    block.clear()
+            block += b"\r\n"
+        yield bytes(block + self._end)
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 import requests
-from requests_toolbelt import MultipartEncoder
 
 from airflow_provider_plivo.exceptions import PlivoMediaFileChangedError, PlivoMediaValidationError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.sources import expand_media_entries, media_file
+from airflow_provider_plivo.uploads import _MediaBody
 from airflow_provider_plivo.utils.media_rules import validate_media_files
 
 if TYPE_CHECKING:
@@ -168,8 +168,8 @@ def test_an_unchanged_file_streams_exactly_its_validated_bytes_and_counts_down(t
 
 def test_a_change_during_an_upload_reaches_the_caller_unwrapped_by_requests(tmp_path, plivo_sandbox):
     path, file = validated(tmp_path)
-    body = MultipartEncoder(fields=[("file", (file.name, file.open(), "image/jpeg"))])
-    assert body.len > 1_234
+    body = _MediaBody([(file.name, file.open())])
+    assert len(body) > 1_234
 
     path.write_bytes(b"")
     with pytest.raises(PlivoMediaFileChangedError, match="shrank after validation: ended after 0 of 1,234"):
@@ -179,3 +179,20 @@ def test_a_change_during_an_upload_reaches_the_caller_unwrapped_by_requests(tmp_
             headers={"Content-Type": body.content_type},
             timeout=10,
         )
+
+
+@pytest.mark.parametrize("size", [1, 300 * 1024])  # within one send block, and over one
+def test_upload_bodies_frame_every_name_and_byte_and_declare_their_length(tmp_path, plivo_sandbox, size):
+    names = ["my holiday photo.jpg", "café façade ☀.png", "日本語 ファイル.gif"]
+    contents = [bytes([n]) * (size + n) for n in range(len(names))]
+    for name, content in zip(names, contents, strict=True):
+        (tmp_path / name).write_bytes(content)
+    files = [media_file(str(tmp_path / name)) for name in names]
+    validate_media_files(files)
+
+    body = _MediaBody([(file.name, file.open()) for file in files])
+    assert len(b"".join(body)) == len(body)
+    records = PlivoHook().upload_media([str(tmp_path / name) for name in names])
+
+    assert [record["file_name"] for record in records] == names
+    assert [requests.get(str(record["media_url"]), timeout=5).content for record in records] == contents
