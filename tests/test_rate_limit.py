@@ -69,14 +69,14 @@ def test_never_more_in_flight_or_per_period_than_the_ceilings_across_threads(ada
     assert max(sum(1 for t in starts if s <= t < s + 0.2) for s in starts) <= 12
 
 
-def test_concurrency_starts_at_16_doubles_each_round_trip_and_stops_at_the_ceiling():
-    limits = limiter(max_concurrency=40)
-    assert limits.concurrency == INITIAL_CONCURRENCY == 16
+def test_concurrency_starts_at_32_doubles_each_round_trip_and_stops_at_the_ceiling():
+    limits = limiter(max_concurrency=80, rate_limit=None)
+    assert limits.concurrency == INITIAL_CONCURRENCY == 32
 
-    answer_at_once(limits, [200] * 16)
-    assert limits.concurrency == 32
     answer_at_once(limits, [200] * 32)
-    assert limits.concurrency == 40
+    assert limits.concurrency == 64
+    answer_at_once(limits, [200] * 64)
+    assert limits.concurrency == 80
 
 
 def test_a_window_not_filled_does_not_grow():
@@ -84,20 +84,20 @@ def test_a_window_not_filled_does_not_grow():
     for _ in range(20):  # one request at a time, as a sensor polls
         answer_at_once(limits, [200], out_for=0)
 
-    assert limits.concurrency == 16
+    assert limits.concurrency == 32
 
 
 def test_a_throttle_halves_the_concurrency_and_keeps_to_the_share_once_per_round_trip():
     limits = limiter()
-    answer_at_once(limits, [200] * 16)
+    answer_at_once(limits, [200] * 32)
     with ExitStack() as stack:
         late = [stack.enter_context(limits.slot()) for _ in range(3)]
-        answer_at_once(limits, [429])  # the cut: the share is the 16 clean answers of the period
-        assert (limits.concurrency, limits.rate) == (16, 16)
+        answer_at_once(limits, [429])  # the cut: the share is the 32 clean answers of the period
+        assert (limits.concurrency, limits.rate) == (32, 32)
         for slot in late:  # out before the cut: no second cut, and the one the account took counts
             slot.answered(200 if slot is late[0] else 429)
 
-    assert (limits.concurrency, limits.rate, limits.throttles) == (16, 17, 3)
+    assert (limits.concurrency, limits.rate, limits.throttles) == (32, 33, 3)
 
 
 @pytest.mark.parametrize(("status", "retry_after"), [(503, None), (200, 0.0)])
@@ -107,7 +107,7 @@ def test_503_and_retry_after_are_throttles_too(status, retry_after):
     with limits.slot() as slot:
         slot.answered(status, retry_after=retry_after)
 
-    assert (limits.concurrency, limits.rate, limits.throttles) == (8, 4, 1)
+    assert (limits.concurrency, limits.rate, limits.throttles) == (16, 4, 1)
 
 
 def test_retry_after_holds_every_new_request_of_the_hook():
@@ -164,18 +164,18 @@ def test_coroutines_share_the_same_places():
 def test_the_person_watching_reads_each_cut_and_where_the_hook_settled():
     lines = Lines()
     limits = limiter(log=lines)
-    answer_at_once(limits, [200] * 16)
+    answer_at_once(limits, [200] * 32)
     assert lines.lines == [
-        "Settled: at most 32 requests to Plivo in flight and 300 per 5 s; 0 throttled answers "
+        "Settled: at most 64 requests to Plivo in flight and 300 per 5 s; 0 throttled answers "
         "(429, 503) absorbed"
     ]
     answer_at_once(limits, [200])  # nothing changed: nothing more to say
     answer_at_once(limits, [200] * 3 + [429])
 
     assert lines.lines[1:] == [
-        "Plivo throttled a request (HTTP 429): at most 16 requests to Plivo in flight and 17 per 5 s; "
+        "Plivo throttled a request (HTTP 429): at most 32 requests to Plivo in flight and 33 per 5 s; "
         "1 throttled answers (429, 503) absorbed",
-        "Settled: at most 16 requests to Plivo in flight and 20 per 5 s; 1 throttled answers "
+        "Settled: at most 32 requests to Plivo in flight and 36 per 5 s; 1 throttled answers "
         "(429, 503) absorbed",
     ]
 

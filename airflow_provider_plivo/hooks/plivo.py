@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "PlivoHook"]
 
 DEFAULT_MAX_CONCURRENCY = ACCOUNT_MAX_IN_FLIGHT
-"""The most requests one hook keeps in flight: Plivo's limit per account (it starts at 16)."""
+"""The most requests one hook keeps in flight: Plivo's limit per account (it starts at 32)."""
 
 TEST_CONNECTION_TIMEOUT = 10.0
 """The longest the connection test waits, so the UI's Test button answers promptly."""
@@ -73,7 +73,7 @@ class PlivoHook(BaseHook):
     :param rate_limit: the most requests this hook starts per ``rate_limit_period`` seconds,
         across all its threads (Plivo's account limit is 300 per 5 s); None for no limit.
     :param rate_limit_period: the window of ``rate_limit``, in seconds.
-    :param adaptive: start at 16 requests in flight and grow toward ``max_concurrency`` while
+    :param adaptive: start at 32 requests in flight and grow toward ``max_concurrency`` while
         Plivo answers cleanly; on a 429 or 503 cut back and keep to the part of the account this
         hook had, as other tasks share it (see :mod:`airflow_provider_plivo.utils.rate_limit`).
         False keeps ``max_concurrency`` and ``rate_limit`` as fixed limits.

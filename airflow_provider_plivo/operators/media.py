@@ -50,7 +50,7 @@ class PlivoMediaUploadOperator(BaseOperator):
     :param chunk_size: files per upload request, 1 to 10.
     :param max_file_size: largest file accepted, in bytes (Plivo's "2 MB", read as 2,000,000).
     :param max_concurrency: the most upload requests in flight at once (default 100, Plivo's
-        limit per account; the hook starts at 16 and grows while Plivo answers cleanly).
+        limit per account; the hook starts at 32 and grows while Plivo answers cleanly).
     :param hook_params: further :class:`~airflow_provider_plivo.hooks.plivo.PlivoHook`
         arguments, e.g. ``{"retry_attempts": 8}``.
     """

@@ -37,7 +37,7 @@ class PlivoMessageSensor(BaseSensorOperator):
     ``delivered``. Give ``success_states`` to judge every message by those states instead.
 
     Only messages not yet settled are asked about again, as many at a time as the hook's
-    limiter allows (16 to start with). Works in ``poke`` and ``reschedule`` mode; with
+    limiter allows (32 to start with). Works in ``poke`` and ``reschedule`` mode; with
     ``deferrable=True`` the wait runs in the triggerer
     (:class:`~airflow_provider_plivo.triggers.message.PlivoMessageTrigger`). A transient error
     (network, 5xx) fails the try so that Airflow's retries apply, in every mode alike.
