@@ -103,12 +103,14 @@ class MediaUploader:
             retryable = False
             error: Exception | None = None
             workers = min(self.max_concurrency, len(chunks))
+            first = min(workers, self._room())
+            pace = f"{workers} at a time" if first == workers else f"{first} at a time, then up to {workers}"
             self.log.info(
                 "Uploading %s to Plivo in %s",
                 counted(len(pending), "media file"),
                 "1 request"
                 if len(chunks) == 1
-                else f"{len(chunks):,} requests of up to {self.chunk_size} files, {workers} at a time",
+                else f"{len(chunks):,} requests of up to {self.chunk_size} files, {pace}",
             )
             uploads = [
                 partial(
@@ -152,12 +154,13 @@ class MediaUploader:
                     pool.shutdown(wait=True, cancel_futures=True)
                     raise
             self.log.info(
-                "Uploaded %d of %s in %.1f s with %s%s",
+                "Uploaded %d of %s in %.1f s with %s%s%s",
                 len(records),
                 counted(len(unique), "media file"),
                 time.monotonic() - started,
                 counted(len(retries), "retry", "retries"),
                 f" ({count_reasons(retries)})" if retries else "",
+                f"; the hook ended at {self.client.limiter.describe()}" if self.client.limiter else "",
             )
             if error is not None:
                 raise error

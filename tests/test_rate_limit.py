@@ -100,18 +100,27 @@ def test_a_throttle_halves_the_concurrency_and_keeps_to_the_share_once_per_round
     assert (limits.concurrency, limits.rate, limits.throttles) == (32, 33, 3)
 
 
-@pytest.mark.parametrize(("status", "retry_after"), [(503, None), (200, 0.0)])
-def test_503_and_retry_after_are_throttles_too(status, retry_after):
+@pytest.mark.parametrize(("status", "retry_after"), [(503, None), (429, 0.0)])
+def test_503_and_429_are_throttles(status, retry_after):
     limits = limiter()
     answer_at_once(limits, [200] * 4, out_for=0)
     with limits.slot() as slot:
         slot.answered(status, retry_after=retry_after)
 
-    assert (limits.concurrency, limits.rate, limits.throttles) == (16, 4, 1)
+    assert (limits.concurrency, limits.rate, limits.throttles) == (16, 16, 1)
 
 
-def test_retry_after_holds_every_new_request_of_the_hook():
+def test_a_retry_after_on_a_success_is_no_throttle():
     limits = limiter()
+    with limits.slot() as slot:
+        slot.answered(200, retry_after=0.0)
+
+    assert (limits.concurrency, limits.rate, limits.throttles) == (32, 300, 0)
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_retry_after_holds_every_new_request_of_the_hook(adaptive):
+    limits = limiter(adaptive=adaptive)
     with limits.slot() as slot:
         slot.answered(429, retry_after=0.3)
     asked = time.monotonic()
@@ -125,11 +134,11 @@ def test_the_share_holds_for_a_period_then_grows_with_clean_answers():
     limits = limiter(rate_limit=100, rate_limit_period=0.3)
     answer_at_once(limits, [200] * 5, out_for=0)
     answer_at_once(limits, [429], out_for=0)
-    assert limits.rate == 5
+    assert limits.rate == 16  # five clean answers, but at least the concurrency it keeps (32 / 2)
     time.sleep(0.3)  # the hold is over, and the five clean answers aged out
 
     answer_at_once(limits, [200] * 4, out_for=0)
-    assert limits.rate == 9
+    assert limits.rate == 20
 
 
 def test_adaptive_off_keeps_the_fixed_limits():
@@ -175,9 +184,10 @@ def test_the_person_watching_reads_each_cut_and_where_the_hook_settled():
     assert lines.lines[1:] == [
         "Plivo throttled a request (HTTP 429): at most 32 requests to Plivo in flight and 33 per 5 s; "
         "1 throttled answers (429, 503) absorbed",
-        "Settled: at most 32 requests to Plivo in flight and 36 per 5 s; 1 throttled answers "
-        "(429, 503) absorbed",
     ]
+    assert limits.describe() == (
+        "at most 32 requests to Plivo in flight and 36 per 5 s; 1 throttled answers (429, 503) absorbed"
+    )
 
 
 def test_sandbox_answers_429_beyond_max_in_flight_and_refused_requests_hold_no_place():
@@ -191,3 +201,51 @@ def test_sandbox_answers_429_beyond_max_in_flight_and_refused_requests_hold_no_p
     assert sorted(answer.status_code for answer in answers) == [200, 200, 429, 429]
     assert all("Retry-After" not in answer.headers for answer in answers)
     assert after.status_code == 200
+
+
+def test_a_hook_without_a_rate_limit_gets_no_share_on_a_throttle():
+    limits = limiter(rate_limit=None)
+    answer_at_once(limits, [429])
+
+    assert (limits.concurrency, limits.rate) == (16, None)
+
+
+def test_a_fast_refusal_does_not_make_every_later_answer_look_slow():
+    limits = limiter(rate_limit=None)
+    answer_at_once(limits, [404], out_for=0)  # refused before its body was read
+    answer_at_once(limits, [200] * 32, out_for=0.05)
+
+    assert limits.concurrency == 64
+
+
+def test_the_fastest_round_trip_is_the_last_periods():
+    limits = limiter(rate_limit=None, rate_limit_period=0.2)
+    answer_at_once(limits, [200], out_for=0)
+    time.sleep(0.25)  # that fast answer is older than a period: it says nothing of the queue now
+    answer_at_once(limits, [200] * 32, out_for=0.05)
+
+    assert limits.concurrency == 64
+
+
+def test_alone_a_hook_keeps_to_the_full_rate_limit_not_less():
+    limits = limiter(rate_limit=60, rate_limit_period=0.5)  # 10 at once, then 120 per second
+    starts = []
+    deadline = time.monotonic() + 2.0
+    while time.monotonic() < deadline:
+        with limits.slot() as slot:
+            starts.append(time.monotonic())
+            slot.answered(200)
+
+    later = [t for t in starts if t >= starts[0] + 1.0]
+    assert 56 <= max(sum(1 for t in later if s <= t < s + 0.5) for s in later if s <= later[-1] - 0.5) <= 60
+
+
+def test_after_a_throttle_one_request_at_a_time_says_nothing_more_until_something_changes():
+    lines = Lines()
+    limits = limiter(log=lines)
+    answer_at_once(limits, [200] * 4 + [429], out_for=0)
+    said = len(lines.lines)
+    for _ in range(50):  # pages of a list, one after another: the share grows, nothing else
+        answer_at_once(limits, [200], out_for=0)
+
+    assert len(lines.lines) == said

@@ -9,21 +9,24 @@ retry mode do. It never passes ``max_concurrency`` in flight or ``rate_limit`` p
 * **Concurrency** starts at :data:`INITIAL_CONCURRENCY` and grows by one per clean answer (it
   doubles every round trip) until the first throttle, then by one per round trip. It grows only
   while it alone holds the hook back and answers come within 1.5 times the fastest round trip
-  seen; an answer more than twice that slow takes a step back (down to the start): requests are
+  of the last period (successful answers only: a refusal may come before the body is read); an
+  answer more than twice that slow takes a step back (down to the start): requests are
   queueing, and every request on its way when the account fills comes back a 429. A throttle
   halves it.
 * **Rate**: each request is dated by its answer, so that Plivo, which saw it no later, never
   counts more than ``rate_limit`` in a period. A sixth of ``rate_limit`` may start at once, the
   rest evenly over the period: when other tasks fill the account first, the requests already on
-  their way are few. A throttle sets this hook's share of
-  the period to the clean answers it got in the last period (plus those of requests already on
-  their way), the part of the account it had when the account was full: the hook then waits for
-  its own requests to age out, not for everyone's. The share holds for one period, then grows by
-  one per clean answer, back up to ``rate_limit``.
-* A **throttle** is a 429, a 503 or a ``Retry-After`` (whose wait holds every new request of
-  the hook). Only a request started after the last cut can cut again, so that a burst of 429s
-  from one round trip counts once. Plivo answers 429 for both limits alike; every 429 is taken
-  as a full period.
+  their way are few. After a whole period without a throttle the pace is a full ``rate_limit``
+  per period. A throttle sets this hook's share of the period to
+  the clean answers it got in the last period (requests already on their way are added as they
+  come back clean), the part of the account it had when the account was full, and at least its
+  new concurrency: the hook then waits for its own requests to age out, not for everyone's. The
+  share holds for one period, then grows by one per clean answer, back up to ``rate_limit``.
+  Without a ``rate_limit`` there is no share either.
+* A **throttle** is a 429 or a 503. Its ``Retry-After`` holds every new request of the hook,
+  adaptive or not. Only a request started after the last cut can cut again, so that a burst of
+  429s from one round trip counts once. Plivo answers 429 for both limits alike; every 429 is
+  taken as a full period.
 
 ``adaptive=False`` keeps ``max_concurrency`` and ``rate_limit`` as fixed limits instead.
 """
@@ -54,7 +57,8 @@ CONCURRENCY_CUT = 0.5
 
 PACING_BURST = 1 / 6
 """The part of ``rate_limit`` an adaptive hook may start at once; the rest of a period's worth is
-paced evenly over the period (for Plivo's 300 per 5 s: 50 at once, then 50 per second)."""
+paced evenly over the period (for Plivo's 300 per 5 s: 50 at once, then 50 per second; after a
+period without a throttle, 60 per second, within 300 in any 5 s)."""
 
 FAST_ANSWER = 1.5
 """While answers come within this many times the fastest round trip seen, the concurrency may grow."""
@@ -67,7 +71,7 @@ ROUND_TRIP_WEIGHT = 1 / 8
 
 ASYNC_POLL_SECONDS = 0.02
 """How often a coroutine waiting for an answer to free a place looks again: an answer wakes
-threads, not coroutines."""
+threads, not coroutines. (A wait of known length is slept whole.)"""
 
 THROTTLE_STATUSES = (429, 503)
 """Answers that say the account is too busy (Plivo's limits, or Plivo itself)."""
@@ -88,7 +92,7 @@ class Slot:
 
     @property
     def throttled(self) -> bool:
-        return self.status in THROTTLE_STATUSES or self.retry_after is not None
+        return self.status in THROTTLE_STATUSES
 
     @property
     def clean(self) -> bool:
@@ -133,8 +137,9 @@ class RequestLimiter:
         self._window = float(self._start[0])
         self._slow_start_until = math.inf
         """The concurrency up to which it grows by one per answer (until the first throttle)."""
-        self._fastest = math.inf
-        """The shortest round trip of a clean answer so far, in seconds."""
+        self._fastest: deque[tuple[float, float]] = deque()
+        """(when, round trip) of successful answers in the last period whose round trip no later
+        answer beat: the first is the fastest of the period (a sliding-window minimum)."""
         self._round_trip = 0.0
         """The round trip of clean answers, smoothed as TCP does (each answer weighs 1/8): one
         fast answer among slow ones says nothing about the queue."""
@@ -150,14 +155,16 @@ class RequestLimiter:
         """(when, clean) for every request answered or failed in the last period, oldest first."""
         self._clean = 0
         """How many of :attr:`_answers` are clean."""
-        self._burst = self._pace = math.inf
+        self._burst = self._full_pace = math.inf
         if adaptive and rate_limit is not None:
             self._burst = max(1.0, rate_limit * PACING_BURST)
-            self._pace = rate_limit * (1 - PACING_BURST) / rate_limit_period
+            self._full_pace = rate_limit / rate_limit_period
             """Requests started per second in the long run."""
+        self._calm_since: float | None = None
+        """When the first request started, or the last cut came."""
         self._tokens = self._burst
         self._tokens_at = time.monotonic()
-        self._reported = (*self._start, 0)
+        self._reported = (self._start[0], 0)
 
     def __repr__(self) -> str:
         return (
@@ -196,7 +203,7 @@ class RequestLimiter:
                 slot = self._try_start()
             if isinstance(slot, Slot):
                 break
-            await asyncio.sleep(min(slot, ASYNC_POLL_SECONDS))
+            await asyncio.sleep(ASYNC_POLL_SECONDS if math.isinf(slot) else slot)
         try:
             yield slot
         finally:
@@ -207,8 +214,9 @@ class RequestLimiter:
         first). Called with the lock held."""
         now = time.monotonic()
         self._expire(now)
-        if self._pace < math.inf:
-            self._tokens = min(self._burst, self._tokens + (now - self._tokens_at) * self._pace)
+        pace = self._pace(now)
+        if pace < math.inf:
+            self._tokens = min(self._burst, self._tokens + (now - self._tokens_at) * pace)
             self._tokens_at = now
         waits = [math.inf] if self._in_flight >= self.concurrency else []
         if now < self._paused_until:
@@ -218,14 +226,25 @@ class RequestLimiter:
         if self._clean + self._in_flight >= self._share:
             waits.append(self._oldest_clean() + self.period - now if self._clean else math.inf)
         if self._tokens < 1:
-            waits.append((1 - self._tokens) / self._pace)
+            waits.append((1 - self._tokens) / pace)
         if waits:
             return max(waits)
+        if self._calm_since is None:
+            self._calm_since = now
         self._in_flight += 1
         self._tokens -= 1
         if self._in_flight >= self.concurrency and self._tokens >= 1:
             self._filled = now
         return Slot(now)
+
+    def _pace(self, now: float) -> float:
+        """Requests started per second once the burst is spent: until the hook has gone a whole
+        period without a throttle, what is left of a period's worth after the burst (the first
+        period then holds ``rate_limit`` in all, and tasks that meet on the account find few of
+        each other's requests on their way); after that, a whole period's worth."""
+        if self._calm_since is None or now - self._calm_since < self.period:
+            return self._full_pace * (1 - PACING_BURST)
+        return self._full_pace
 
     def _finish(self, slot: Slot) -> None:
         """Release ``slot``'s place, adapt to its answer, and report a change when it matters."""
@@ -238,7 +257,7 @@ class RequestLimiter:
             cut = False
             if slot.throttled:
                 self.throttles += 1
-                if self.adaptive and slot.retry_after is not None:
+                if slot.retry_after is not None:
                     self._paused_until = max(self._paused_until, now + slot.retry_after)
                 cut = self.adaptive and slot.started > self._last_cut
                 if cut:
@@ -246,47 +265,61 @@ class RequestLimiter:
             elif slot.clean and self.adaptive:
                 self._grow(slot, now)
             self._lock.notify_all()
-            report = (self.concurrency, self.rate, self.throttles)
-            # Once the hook falls idle (the end of a batch, or a pause), say where it settled.
-            settled = self._in_flight == 0 and report != self._reported
+            # Once the hook falls idle (the end of a batch, or a pause), say where it settled if
+            # its concurrency or throttles changed: the share alone grows with every clean answer.
+            changed = (self.concurrency, self.throttles)
+            settled = self._in_flight == 0 and changed != self._reported
             if cut or settled:
-                self._reported = report
+                self._reported = changed
+                report = self.describe()
         if self.log is not None and (cut or settled):
             self.log.info(
-                "%s: at most %d requests to Plivo in flight and %s per %g s; %d throttled answers "
-                "(429, 503) absorbed",
-                f"Plivo throttled a request (HTTP {slot.status})" if cut else "Settled",
-                report[0],
-                report[1] or "any number",
-                self.period,
-                report[2],
+                "%s: %s", f"Plivo throttled a request (HTTP {slot.status})" if cut else "Settled", report
             )
+
+    def describe(self) -> str:
+        """Where the hook stands, for the person watching the log."""
+        return (
+            f"at most {self.concurrency} requests to Plivo in flight and {self.rate or 'any number'} "
+            f"per {self.period:g} s; {self.throttles} throttled answers (429, 503) absorbed"
+        )
 
     def _grow(self, slot: Slot, now: float) -> None:
         """A clean answer. More concurrency if it alone held the hook back while the answer was
         awaited and the answer came about as fast as ever; less, down to the start, if it came
         much slower. More share once its hold is over, or at once for a request the account took
         before it was full (part of the share the account gave us)."""
-        round_trip = now - slot.started
-        self._fastest = min(self._fastest, round_trip)
-        self._round_trip += (round_trip - self._round_trip) * (
-            1.0 if self._round_trip == 0 else ROUND_TRIP_WEIGHT
-        )
-        if self._round_trip > SLOW_ANSWER * self._fastest:
+        if slot.status is not None and slot.status < 300:
+            self._time(now - slot.started, now)
+        fastest = self._fastest[0][1] if self._fastest else math.inf
+        if self._round_trip > SLOW_ANSWER * fastest:
             self._window = max(min(float(self._start[0]), self._window), self._window - 1.0)
-        elif self._filled >= slot.started and self._round_trip <= FAST_ANSWER * self._fastest:
+        elif self._filled >= slot.started and self._round_trip <= FAST_ANSWER * fastest:
             step = 1.0 if self._window < self._slow_start_until else 1.0 / self._window
             self._window = min(float(self.max_concurrency), self._window + step)
         if (slot.started < self._last_cut or now >= self._share_held_until) and not math.isinf(self._share):
             self._share = min(self._share + 1.0, float(self.rate_limit or math.inf))
 
+    def _time(self, round_trip: float, now: float) -> None:
+        """Learn from a successful answer's round trip: the smoothed round trip, and the fastest
+        of the last period (older ones say nothing of the queue now)."""
+        self._round_trip += (round_trip - self._round_trip) * (
+            1.0 if self._round_trip == 0 else ROUND_TRIP_WEIGHT
+        )
+        while self._fastest and self._fastest[-1][1] >= round_trip:
+            self._fastest.pop()
+        self._fastest.append((now, round_trip))
+        while self._fastest[0][0] <= now - self.period:
+            self._fastest.popleft()
+
     def _cut(self, now: float) -> None:
         """A throttle: halve the concurrency, and keep to the share the account gave us."""
         self._window = max(1.0, self._window * CONCURRENCY_CUT)
         self._slow_start_until = self._window
-        self._share = max(1.0, float(self._clean))
+        if self.rate_limit is not None:
+            self._share = max(float(self._clean), self._window)
         self._share_held_until = now + self.period
-        self._last_cut = now
+        self._last_cut = self._calm_since = now
 
     def _expire(self, now: float) -> None:
         while self._answers and self._answers[0][0] <= now - self.period:
