@@ -160,7 +160,7 @@ class MediaUploader:
                 time.monotonic() - started,
                 counted(len(retries), "retry", "retries"),
                 f" ({count_reasons(retries)})" if retries else "",
-                f"; the hook ended at {self.client.limiter.describe()}" if self.client.limiter else "",
+                f"; limits at the end: {self.client.limiter.describe()}" if self.client.limiter else "",
             )
             if error is not None:
                 raise error
