@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 __all__ = ["FormPart", "MultipartError", "parse_form_data"]
 
@@ -41,22 +45,42 @@ def parse_form_data(content_type: str, body: bytes) -> list[FormPart]:
     boundary = params.get("boundary", "")
     if not 1 <= len(boundary) <= _MAX_BOUNDARY:
         raise MultipartError("multipart/form-data needs a boundary of 1 to 70 characters")
-    # A delimiter is CRLF, "--", the boundary, then CRLF (or "--" to close). The CRLF before it
-    # belongs to it, not to the data; prefixing one lets the first delimiter match the same way.
-    # Anything else that merely starts like a delimiter is data.
-    delimiter = re.compile(rb"\r\n--" + re.escape(boundary.encode()) + rb"(?:(?P<close>--)|[ \t]*\r\n)")
+    # The CRLF before a delimiter belongs to it, not to the data; prefixing one lets the first
+    # delimiter match the same way.
     body = b"\r\n" + body
     parts: list[FormPart] = []
     opened_at: int | None = None
-    for number, match in enumerate(delimiter.finditer(body)):
+    for number, (start, end, close) in enumerate(_delimiters(body, boundary.encode())):
         if opened_at is not None:
-            parts.append(_part(number, body[opened_at : match.start()]))
-        if match["close"]:
+            parts.append(_part(number, body[opened_at:start]))
+        if close:
             return parts
-        opened_at = match.end()
+        opened_at = end
     if opened_at is None:
         raise MultipartError("malformed multipart body: the boundary never occurs")
     raise MultipartError("malformed multipart body: no closing boundary (was it cut short?)")
+
+
+def _delimiters(body: bytes, boundary: bytes) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, closes) of each delimiter in ``body``: CRLF, "--", the boundary, then CRLF
+    (after optional spaces or tabs) or "--" to close. Anything else that merely starts like a
+    delimiter is data. (A search, not a regular expression: each body has its own boundary, and
+    compiling one per request cost the sandbox a sixth of its time.)"""
+    marker = b"\r\n--" + boundary
+    at = body.find(marker)
+    while at != -1:
+        after = at + len(marker)
+        if body.startswith(b"--", after):
+            yield at, after + 2, True
+        else:
+            line_end = after
+            while body[line_end : line_end + 1] in (b" ", b"\t"):
+                line_end += 1
+            if body.startswith(b"\r\n", line_end):
+                yield at, line_end + 2, False
+                at = body.find(marker, line_end + 2)
+                continue
+        at = body.find(marker, at + 1)
 
 
 def _part(number: int, segment: bytes) -> FormPart:
