@@ -292,9 +292,10 @@ class PlivoHook(BaseHook):
 
         ``dst`` is a number, a list of numbers, or numbers joined with ``<``; each number gets
         one message however often it is listed. Numbers go to Plivo in requests of at most
-        1,000, ``max_concurrency`` at a time. The type is ``mms`` when media is given. Further
-        Plivo parameters (``url``, ``method``, ``log``...) pass through ``params``. Everything
-        is checked before anything is sent (one string is one ID in ``media_ids``/``media_urls``).
+        1,000, as many at a time as :attr:`limiter` allows. The type is ``mms`` when media is
+        given. Further Plivo parameters (``url``, ``method``, ``log``...) pass through
+        ``params``. Everything is checked before anything is sent (one string is one ID in
+        ``media_ids``/``media_urls``).
 
         The result is a list of message UUIDs, one per number messaged, that also tells who got
         which (``.messages``: ``[{"number", "message_uuid"}]``) and which numbers Plivo refused

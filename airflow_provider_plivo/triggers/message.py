@@ -26,10 +26,11 @@ class PlivoMessageTrigger(BaseTrigger):
 
     ``success_states`` None means Plivo's meaning per destination (see
     :class:`~airflow_provider_plivo.sensors.message.PlivoMessageSensor`). Each poll asks only
-    about messages not yet settled, ``max_concurrency`` at a time. Everything runs on the
-    triggerer's event loop without blocking it: the connection is fetched asynchronously and the
-    calls go through :class:`~airflow_provider_plivo.client.AsyncPlivoClient` (httpx), with the
-    hook's timeouts, retries and errors.
+    about messages not yet settled, as many at a time as the hook's limiter allows. Everything
+    runs on the triggerer's event loop without blocking it: the connection is fetched
+    asynchronously and the calls go through
+    :class:`~airflow_provider_plivo.client.AsyncPlivoClient` (httpx), with the hook's timeouts,
+    retries and errors.
     """
 
     def __init__(
