@@ -61,10 +61,12 @@ paced evenly over the period (for Plivo's 300 per 5 s: 50 at once, then 50 per s
 period without a throttle, 60 per second, within 300 in any 5 s)."""
 
 FAST_ANSWER = 1.5
-"""While answers come within this many times the fastest round trip seen, the concurrency may grow."""
+"""While answers come within this many times the fastest round trip of the last period, the
+concurrency may grow."""
 
 SLOW_ANSWER = 2.0
-"""Once answers come beyond this many times the fastest round trip seen, it takes steps back."""
+"""Once answers come beyond this many times the fastest round trip of the last period, it takes
+steps back."""
 
 ROUND_TRIP_WEIGHT = 1 / 8
 """How much each answer moves the smoothed round trip (TCP's SRTT gain)."""
@@ -131,17 +133,17 @@ class RequestLimiter:
         self.adaptive = adaptive
         self.log = log
         self.throttles = 0
-        """Throttled answers (429, 503, Retry-After) absorbed so far."""
+        """Throttled answers (429, 503) absorbed so far."""
         self._lock = threading.Condition()
-        self._start = (min(INITIAL_CONCURRENCY, max_concurrency) if adaptive else max_concurrency, rate_limit)
-        self._window = float(self._start[0])
+        self._initial = min(INITIAL_CONCURRENCY, max_concurrency) if adaptive else max_concurrency
+        self._window = float(self._initial)
         self._slow_start_until = math.inf
         """The concurrency up to which it grows by one per answer (until the first throttle)."""
         self._fastest: deque[tuple[float, float]] = deque()
         """(when, round trip) of successful answers in the last period whose round trip no later
         answer beat: the first is the fastest of the period (a sliding-window minimum)."""
         self._round_trip = 0.0
-        """The round trip of clean answers, smoothed as TCP does (each answer weighs 1/8): one
+        """The round trip of successful answers, smoothed as TCP does (each answer weighs 1/8): one
         fast answer among slow ones says nothing about the queue."""
         self._filled = -math.inf
         """When a request last took the last place of the concurrency while the pace had room to
@@ -164,7 +166,7 @@ class RequestLimiter:
         """When the first request started, or the last cut came."""
         self._tokens = self._burst
         self._tokens_at = time.monotonic()
-        self._reported = (self._start[0], 0)
+        self._reported = (self._initial, 0)
 
     def __repr__(self) -> str:
         return (
@@ -293,7 +295,7 @@ class RequestLimiter:
             self._time(now - slot.started, now)
         fastest = self._fastest[0][1] if self._fastest else math.inf
         if self._round_trip > SLOW_ANSWER * fastest:
-            self._window = max(min(float(self._start[0]), self._window), self._window - 1.0)
+            self._window = max(min(float(self._initial), self._window), self._window - 1.0)
         elif self._filled >= slot.started and self._round_trip <= FAST_ANSWER * fastest:
             step = 1.0 if self._window < self._slow_start_until else 1.0 / self._window
             self._window = min(float(self.max_concurrency), self._window + step)
