@@ -6,6 +6,8 @@ the Auth Token only ever travels in the Authorization header, which no error rep
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_plivo.limits import MEDIA_EXPIRY_HOURS
@@ -30,6 +32,8 @@ __all__ = [
     "PlivoTransientError",
     "PlivoUnknownMediaError",
     "PlivoValidationError",
+    "error_from_event",
+    "error_to_event",
 ]
 
 
@@ -213,3 +217,27 @@ def _rebuild(cls: type[PlivoError], args: tuple[Any, ...], state: dict[str, Any]
     Exception.__init__(err, *args)
     err.__dict__.update(state)
     return err
+
+
+def error_to_event(err: BaseException) -> dict[str, Any]:
+    """``err`` as JSON a trigger event can carry, so that the task raises the same error:
+    its class, message and attributes (those that are JSON). Any other exception travels as a
+    :class:`PlivoError` naming its type."""
+    if not isinstance(err, PlivoError):
+        return {"class": "PlivoError", "args": [f"{type(err).__name__}: {err}"], "attributes": {}}
+    attributes = {}
+    for name, value in err.__dict__.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            continue
+        attributes[name] = value
+    return {"class": type(err).__name__, "args": [str(arg) for arg in err.args], "attributes": attributes}
+
+
+def error_from_event(data: dict[str, Any]) -> PlivoError:
+    """The error :func:`error_to_event` described (only this module's classes are rebuilt)."""
+    cls = getattr(sys.modules[__name__], str(data.get("class")), None)
+    if not (isinstance(cls, type) and issubclass(cls, PlivoError)):
+        cls = PlivoError
+    return _rebuild(cls, tuple(data.get("args") or ()), dict(data.get("attributes") or {}))

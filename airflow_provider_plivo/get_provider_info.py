@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_plivo import __version__
-from airflow_provider_plivo.connection import DEFAULT_TIMEOUT
+from airflow_provider_plivo.transport.account import DEFAULT_TIMEOUT
 
 __all__ = ["get_provider_info"]
 

@@ -37,7 +37,7 @@ EXAMPLES = [
 
 
 def test_every_error_class_has_an_example():
-    classes = {getattr(errors, name) for name in errors.__all__}
+    classes = {getattr(errors, name) for name in errors.__all__ if isinstance(getattr(errors, name), type)}
     assert classes == {type(err) for err in EXAMPLES}
 
 
@@ -48,3 +48,21 @@ def test_pickle_round_trip_keeps_type_message_and_attributes(err):
     assert type(copy) is type(err)
     assert str(copy) == str(err)
     assert vars(copy) == vars(err)
+
+
+@pytest.mark.parametrize("err", EXAMPLES, ids=lambda err: type(err).__name__)
+def test_a_trigger_event_carries_the_error_as_json_and_rebuilds_the_same_error(err):
+    import json
+
+    copy = errors.error_from_event(json.loads(json.dumps(errors.error_to_event(err))))
+
+    assert type(copy) is type(err)
+    assert str(copy) == str(err)
+    assert vars(copy) == vars(err)
+
+
+def test_an_event_rebuilds_only_this_providers_errors():
+    assert type(errors.error_from_event({"class": "SystemExit", "args": ["x"]})) is errors.PlivoError
+    foreign = errors.error_from_event(errors.error_to_event(KeyError("boom")))
+    assert type(foreign) is errors.PlivoError
+    assert str(foreign) == "KeyError: 'boom'"

@@ -67,7 +67,7 @@ def test_requests_identify_the_provider(plivo_sandbox, make_media):
     hook = fast_hook()
     hook.upload_media(make_media(1))
 
-    assert hook.session.headers["User-Agent"] == f"airflow-provider-plivo/{__version__}"
+    assert hook.client.session.headers["User-Agent"] == f"airflow-provider-plivo/{__version__}"
     assert plivo_sandbox.requests[0].user_agent == f"airflow-provider-plivo/{__version__}"
 
 

@@ -21,13 +21,13 @@ def imported_after(*modules: str) -> set[str]:
 
 
 def test_the_client_layer_loads_no_airflow():
-    loaded = imported_after("airflow_provider_plivo.client", "airflow_provider_plivo.connection")
+    loaded = imported_after("airflow_provider_plivo.transport.client", "airflow_provider_plivo.transport.account")
 
     assert not {m for m in loaded if m == "airflow" or m.startswith("airflow.")}
 
 
 def test_uploads_and_sends_load_nothing_above_them():
-    loaded = imported_after("airflow_provider_plivo.uploads", "airflow_provider_plivo.sends")
+    loaded = imported_after("airflow_provider_plivo.media.uploader", "airflow_provider_plivo.messages.sender")
 
     above = ("hooks", "operators", "sensors", "triggers", "notifications", "sandbox")
     assert not {m for m in loaded for layer in above if m.startswith(f"airflow_provider_plivo.{layer}")}

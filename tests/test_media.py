@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_plivo.exceptions import PlivoMediaValidationError
 from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
-from airflow_provider_plivo.utils.media_rules import media_content_type, validate_media_files
+from airflow_provider_plivo.media.rules import media_content_type, validate_media_files
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -14,14 +14,14 @@ import requests
 
 from airflow_provider_plivo.exceptions import PlivoMediaFileChangedError, PlivoMediaValidationError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.sources import expand_media_entries, media_file
-from airflow_provider_plivo.uploads import _MediaBody
-from airflow_provider_plivo.utils.media_rules import validate_media_files
+from airflow_provider_plivo.media.sources import expand_media_entries, media_file
+from airflow_provider_plivo.media.multipart import MediaBody
+from airflow_provider_plivo.media.rules import validate_media_files
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from airflow_provider_plivo.sources import MediaFile
+    from airflow_provider_plivo.media.sources import MediaFile
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_an_unchanged_file_streams_exactly_its_validated_bytes_and_counts_down(t
 
 def test_a_change_during_an_upload_reaches_the_caller_unwrapped_by_requests(tmp_path, plivo_sandbox):
     path, file = validated(tmp_path)
-    body = _MediaBody([(file.name, file.open())])
+    body = MediaBody([(file.name, file.open())])
     assert len(body) > 1_234
 
     path.write_bytes(b"")
@@ -190,7 +190,7 @@ def test_upload_bodies_frame_every_name_and_byte_and_declare_their_length(tmp_pa
     files = [media_file(str(tmp_path / name)) for name in names]
     validate_media_files(files)
 
-    body = _MediaBody([(file.name, file.open()) for file in files])
+    body = MediaBody([(file.name, file.open()) for file in files])
     assert len(b"".join(body)) == len(body)
     records = PlivoHook().upload_media([str(tmp_path / name) for name in names])
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
-from airflow_provider_plivo.utils.message_rules import delivery_outcome, message_payload
+from airflow_provider_plivo.messages.delivery import delivery_outcome
+from airflow_provider_plivo.messages.rules import message_payload
 
 
 def payload(**overrides: Any) -> dict[str, Any]:

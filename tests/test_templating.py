@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_plivo.utils.templating import string_list
+from airflow_provider_plivo._airflow.templating import string_list
 
 
 @pytest.mark.parametrize(

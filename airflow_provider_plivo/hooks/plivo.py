@@ -1,26 +1,19 @@
 """PlivoHook: the ``plivo`` connection type, and Plivo's media and message APIs for tasks.
 
 The hook reads the connection and offers the calls a task needs; the work is done below it:
-:mod:`airflow_provider_plivo.client` (HTTP, retries, errors) and
-:mod:`airflow_provider_plivo.uploads` (batches of media). DAG files import this module on every
-parse, so only ``airflow.sdk`` is imported at module level.
+the plans of :mod:`airflow_provider_plivo.messages`, the uploader of
+:mod:`airflow_provider_plivo.media`, run by the drivers of :mod:`airflow_provider_plivo.transport`.
+DAG files import this module on every parse, so only ``airflow.sdk`` is imported at module level.
 """
 
 from __future__ import annotations
 
-import re
-import threading
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_plivo.connection import DEFAULT_TIMEOUT, PlivoAccount
-from airflow_provider_plivo.exceptions import (
-    PlivoError,
-)
 from airflow_provider_plivo.limits import (
-    ACCOUNT_MAX_IN_FLIGHT,
     ACCOUNT_RATE_LIMIT,
     ACCOUNT_RATE_LIMIT_PERIOD,
     MAX_FILES_PER_UPLOAD,
@@ -28,24 +21,24 @@ from airflow_provider_plivo.limits import (
     MEDIA_PAGE_SIZE,
     MESSAGE_PAGE_SIZE,
 )
-from airflow_provider_plivo.utils.rate_limit import RequestLimiter
+from airflow_provider_plivo.settings import DEFAULT_MAX_CONCURRENCY, HookSettings
+from airflow_provider_plivo.transport.account import DEFAULT_TIMEOUT, PlivoAccount
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Callable, Mapping, Sequence
 
-    import requests
     from airflow.sdk import ObjectStoragePath
 
-    from airflow_provider_plivo.client import AsyncPlivoClient, PlivoClient
+    from airflow_provider_plivo.media.sources import MediaFile
+    from airflow_provider_plivo.media.uploader import MediaUploader
+    from airflow_provider_plivo.messages.sender import SendLedger, SentMessages
     from airflow_provider_plivo.records import MediaRecord
-    from airflow_provider_plivo.sends import MessageSender, SendLedger, SentMessages
-    from airflow_provider_plivo.uploads import MediaUploader
+    from airflow_provider_plivo.transport.async_client import AsyncPlivoClient
+    from airflow_provider_plivo.transport.client import PlivoClient
+    from airflow_provider_plivo.transport.core import Plan
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "PlivoHook"]
-
-DEFAULT_MAX_CONCURRENCY = ACCOUNT_MAX_IN_FLIGHT
-"""The most requests one hook keeps in flight: Plivo's limit per account (it starts at 32)."""
 
 TEST_CONNECTION_TIMEOUT = 10.0
 """The longest the connection test waits, so the UI's Test button answers promptly."""
@@ -61,6 +54,8 @@ class PlivoHook(BaseHook):
 
     Transient failures (connection errors, timeouts, HTTP 429 and 5xx, malformed answers) are
     retried with exponential backoff and jitter, honouring ``Retry-After``; other 4xx fail at once.
+    The blocking calls have async twins in name only (``aget_messages``, ``asend_message``): both
+    run the same plan, on a worker thread or on the triggerer's event loop.
 
     :param plivo_conn_id: the ``plivo`` connection to use.
     :param chunk_size: files per upload request, 1 to 10 (Plivo's maximum).
@@ -75,7 +70,7 @@ class PlivoHook(BaseHook):
     :param rate_limit_period: the window of ``rate_limit``, in seconds.
     :param adaptive: start at 32 requests in flight and grow toward ``max_concurrency`` while
         Plivo answers cleanly; on a 429 or 503 cut back and keep to the part of the account this
-        hook had, as other tasks share it (see :mod:`airflow_provider_plivo.utils.rate_limit`).
+        hook had, as other tasks share it (see :mod:`airflow_provider_plivo.transport.limiter`).
         False keeps ``max_concurrency`` and ``rate_limit`` as fixed limits.
     """
 
@@ -100,22 +95,17 @@ class PlivoHook(BaseHook):
     ) -> None:
         super().__init__()
         self.plivo_conn_id = plivo_conn_id
-        self.chunk_size = _whole_number("chunk_size", chunk_size, 1, MAX_FILES_PER_UPLOAD)
-        self.max_file_size = _whole_number("max_file_size", max_file_size, 1)
-        self.retry_attempts = _whole_number("retry_attempts", retry_attempts, 1)
-        self.retry_wait_initial = _seconds("retry_wait_initial", retry_wait_initial)
-        self.retry_wait_max = _seconds("retry_wait_max", retry_wait_max)
-        self.max_concurrency = _whole_number("max_concurrency", max_concurrency, 1)
-        if not isinstance(adaptive, bool):
-            raise ValueError(f"adaptive must be True or False, got {adaptive!r}")
-        self.limiter = RequestLimiter(
-            max_concurrency=self.max_concurrency,
-            rate_limit=None if rate_limit is None else _whole_number("rate_limit", rate_limit, 1),
-            rate_limit_period=_seconds("rate_limit_period", rate_limit_period),
+        self.settings = HookSettings(
+            chunk_size=chunk_size,
+            max_file_size=max_file_size,
+            retry_attempts=retry_attempts,
+            retry_wait_initial=retry_wait_initial,
+            retry_wait_max=retry_wait_max,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            rate_limit_period=rate_limit_period,
             adaptive=adaptive,
-            log=self.log,
         )
-        """How many requests the hook's threads keep in flight and start per period."""
 
     # -- connection -------------------------------------------------------------------------
 
@@ -134,66 +124,73 @@ class PlivoHook(BaseHook):
         return self._account.base_url
 
     @cached_property
+    def limiter(self) -> Any:
+        """This hook's ceilings over the limiter every hook of the account shares in this process."""
+        from airflow_provider_plivo.utils.rate_limit import RequestLimiter
+
+        s = self.settings
+        return RequestLimiter(
+            max_concurrency=s.max_concurrency,
+            rate_limit=s.rate_limit,
+            rate_limit_period=s.rate_limit_period,
+            adaptive=s.adaptive,
+            log=self.log,
+        )
+
+    @cached_property
     def client(self) -> PlivoClient:
-        """The ready client: this connection's account, this hook's retries, pool and rate limit."""
-        from airflow_provider_plivo.client import PlivoClient
+        """The ready client: this connection's account, this hook's retries, pool and limits."""
+        from airflow_provider_plivo.transport.client import PlivoClient
 
         return PlivoClient(self._account, **self._client_settings())
 
     def _client_settings(self) -> dict[str, Any]:
         """What the blocking and the async client share: retries, pool size, limiter, log."""
+        from airflow_provider_plivo.transport.core import RetryPolicy
+
+        settings = self.settings
         return {
-            "retry_attempts": self.retry_attempts,
-            "retry_wait_initial": self.retry_wait_initial,
-            "retry_wait_max": self.retry_wait_max,
-            "pool_size": self.max_concurrency,
+            "retry": RetryPolicy(
+                settings.retry_attempts, settings.retry_wait_initial, settings.retry_wait_max
+            ),
+            "pool_size": settings.max_concurrency,
             "limiter": self.limiter,
             "logger": self.log,
         }
 
-    @cached_property
-    def uploader(self) -> MediaUploader:
-        """Uploads batches of media through :attr:`client` with this hook's chunk size, file size
-        limit and concurrency (what the upload operator drives)."""
-        from airflow_provider_plivo.uploads import MediaUploader
-
-        return MediaUploader(
-            self.client,
-            chunk_size=self.chunk_size,
-            max_file_size=self.max_file_size,
-            max_concurrency=self.max_concurrency,
-            log=self.log,
-        )
-
-    @cached_property
-    def sender(self) -> MessageSender:
-        """Sends messages through :attr:`client`, as many requests at a time as :attr:`limiter` allows."""
-        from airflow_provider_plivo.sends import MessageSender
-
-        return MessageSender(self.client, max_concurrency=self.max_concurrency, log=self.log)
-
     def get_conn(self) -> PlivoClient:
-        """Return the ready :class:`~airflow_provider_plivo.client.PlivoClient` (Airflow's usual
-        hook entry point): ``hook.get_conn().call("GET", "Media/")`` for any Plivo endpoint."""
+        """Return the ready :class:`~airflow_provider_plivo.transport.client.PlivoClient` (Airflow's
+        usual hook entry point): ``hook.get_conn().call("GET", "Media/")`` for any Plivo endpoint."""
         return self.client
 
-    @property
-    def session(self) -> requests.Session:
-        """The authenticated ``requests.Session`` every call goes through."""
-        return self.client.session
+    async def aget_client(self) -> AsyncPlivoClient:
+        """An :class:`~airflow_provider_plivo.transport.async_client.AsyncPlivoClient` for this
+        connection, fetched without blocking the event loop; close it (``async with``) when done."""
+        from airflow_provider_plivo.transport.async_client import open_async_client
+
+        if "_account" not in self.__dict__:
+            conn = await self.aget_connection(self.plivo_conn_id)
+            self.__dict__["_account"] = PlivoAccount.from_connection(conn)
+        return await open_async_client(self._account, **self._client_settings())
 
     def test_connection(self) -> tuple[bool, str]:
         """Make one authenticated call to Plivo, without retries and within 10 s, and say whether
         the connection works. Never raises: every failure is ``(False, reason)``."""
+        from airflow_provider_plivo.transport.core import Request
+
         try:
             timeout = min(self._account.timeout, TEST_CONNECTION_TIMEOUT)
-            page = self.client.request("GET", "Media/", params={"limit": 1, "offset": 0}, timeout=timeout)
-        except PlivoError as err:
-            return False, str(err)
+            page = self.client.request(
+                Request("GET", "Media/", params={"limit": 1, "offset": 0}, timeout=timeout)
+            )
+            meta = page.get("meta")
+            meta = meta if isinstance(meta, dict) else {}
+            total = meta.get("total_count", "unknown")
+            return True, f"Connected to Plivo as {self.auth_id} ({total} media stored)"
         except Exception as err:
-            return False, f"{type(err).__name__}: {err}"
-        total = page.get("meta", {}).get("total_count", "unknown")
-        return True, f"Connected to Plivo as {self.auth_id} ({total} media stored)"
+            from airflow_provider_plivo.exceptions import PlivoError
+
+            return False, str(err) if isinstance(err, PlivoError) else f"{type(err).__name__}: {err}"
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -225,12 +222,26 @@ class PlivoHook(BaseHook):
 
     # -- media ------------------------------------------------------------------------------
 
+    @cached_property
+    def uploader(self) -> MediaUploader:
+        """Uploads batches of media through :attr:`client` with this hook's chunk size, file size
+        limit and concurrency."""
+        from airflow_provider_plivo.media.uploader import MediaUploader
+
+        return MediaUploader(
+            self.client,
+            chunk_size=self.settings.chunk_size,
+            max_file_size=self.settings.max_file_size,
+            max_concurrency=self.settings.max_concurrency,
+            log=self.log,
+        )
+
     def upload_media(
         self,
         files: str
         | os.PathLike[str]
         | ObjectStoragePath
-        | Sequence[str | os.PathLike[str] | ObjectStoragePath],
+        | Sequence[str | os.PathLike[str] | ObjectStoragePath | MediaFile],
         *,
         already_uploaded: Mapping[str, MediaRecord] | None = None,
         on_chunk_uploaded: Callable[[list[MediaRecord]], None] | None = None,
@@ -256,7 +267,7 @@ class PlivoHook(BaseHook):
         :raises PlivoMediaUploadError: naming every file that could not be uploaded after retries,
             with the records of those that could. Chunks already in flight finish first.
         """
-        from airflow_provider_plivo.sources import media_files
+        from airflow_provider_plivo.media.sources import media_files
 
         return self.uploader.upload(
             media_files(files), already_uploaded=already_uploaded, on_chunk_uploaded=on_chunk_uploaded
@@ -264,14 +275,15 @@ class PlivoHook(BaseHook):
 
     def get_media(self, media_id: str) -> dict[str, Any]:
         """Return Plivo's description of one uploaded media file (``media_url`` always set)."""
-        return _with_media_url(self.client.call("GET", f"Media/{_path_id(media_id, 'media ID')}/"))
+        from airflow_provider_plivo.messages.status import path_id
+
+        return _with_media_url(self.client.call("GET", f"Media/{path_id(media_id, 'media ID')}/"))
 
     def list_media(self) -> list[dict[str, Any]]:
         """Return every media file of the account, walking Plivo's pages (``media_url`` always set)."""
-        return [
-            _with_media_url(media)
-            for media in self.client.iter_objects("Media/", {}, page_size=MEDIA_PAGE_SIZE)
-        ]
+        from airflow_provider_plivo.transport.core import paged
+
+        return [_with_media_url(m) for m in self.client.run(paged("Media/", {}, page_size=MEDIA_PAGE_SIZE))]
 
     # -- messages ---------------------------------------------------------------------------
 
@@ -308,107 +320,18 @@ class PlivoHook(BaseHook):
         :raises PlivoMessageValidationError: naming every problem; nothing was sent.
         :raises PlivoUnknownMediaError: Plivo does not know a media ID (expired after 6 hours?).
         """
-        payload, numbers = _checked_message(
-            src=src,
-            dst=dst,
-            text=text,
-            media_ids=media_ids,
-            media_urls=media_urls,
-            powerpack_uuid=powerpack_uuid,
-            params=params,
+        return self.client.run(
+            self._send_plan(
+                src=src,
+                dst=dst,
+                text=text,
+                media_ids=media_ids,
+                media_urls=media_urls,
+                powerpack_uuid=powerpack_uuid,
+                params=params,
+                ledger=ledger,
+            )
         )
-        return self.sender.send(payload, numbers, ledger=ledger)
-
-    def get_message(self, message_uuid: str) -> dict[str, Any]:
-        """Return Plivo's record of one message, including ``message_state`` and ``error_code``."""
-        return self.client.call("GET", f"Message/{_path_id(message_uuid, 'message UUID')}/")
-
-    def list_messages(self, **filters: Any) -> list[dict[str, Any]]:
-        """Return the account's messages, newest first, walking every page.
-
-        ``filters`` are Plivo's: ``message_time__gte``/``__gt``/``__lte``/``__lt``
-        (``"YYYY-MM-DD HH:MM[:ss[.uuuuuu]]"``), ``message_state``, ``message_direction``,
-        ``message_type``, ``error_code``.
-        """
-        return list(self.client.iter_objects("Message/", filters, page_size=MESSAGE_PAGE_SIZE))
-
-    def get_message_media(self, message_uuid: str) -> list[dict[str, Any]]:
-        """Return the media one message carried (``media_url`` always set)."""
-        path = f"Message/{_path_id(message_uuid, 'message UUID')}/Media/"
-        return [
-            _with_media_url(media) for media in self.client.iter_objects(path, {}, page_size=MEDIA_PAGE_SIZE)
-        ]
-
-    def get_messages(self, message_uuids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Plivo's record of each message, within the rate limit and as cheaply as it can.
-
-        Many messages are read from Plivo's message list, 20 to a request, newest first, stopping
-        once all are found (2,500 messages: about 125 requests instead of 2,500); the few it does
-        not reach, and small sets, are fetched one by one, as many at a time as :attr:`limiter`
-        allows.
-        """
-        from concurrent.futures import ThreadPoolExecutor
-
-        found: dict[str, dict[str, Any]] = {}
-        if len(message_uuids) > MESSAGE_PAGE_SIZE:
-            first = self.get_message(message_uuids[0])
-            found[message_uuids[0]] = first
-            pages = _MessageListSearch(message_uuids, first)
-            for message in self.client.iter_objects("Message/", pages.filters, page_size=MESSAGE_PAGE_SIZE):
-                if pages.take(message, found):
-                    break
-        missing = [uuid for uuid in message_uuids if uuid not in found]
-        if missing:
-            _ = self.client.session  # on the calling thread: Airflow serves connections there only
-            with ThreadPoolExecutor(
-                max_workers=min(self.max_concurrency, len(missing)), thread_name_prefix="plivo-status"
-            ) as pool:
-                found.update(zip(missing, pool.map(self.get_message, missing), strict=True))
-        return {uuid: found[uuid] for uuid in message_uuids}
-
-    # -- async, for triggers and async notifiers ---------------------------------------------
-
-    async def aget_client(self) -> AsyncPlivoClient:
-        """An :class:`~airflow_provider_plivo.client.AsyncPlivoClient` for this connection, fetched
-        without blocking the event loop; close it (``async with``) when done."""
-        import asyncio
-
-        from airflow_provider_plivo.client import AsyncPlivoClient
-
-        conn = await self.aget_connection(self.plivo_conn_id)
-        client = AsyncPlivoClient(PlivoAccount.from_connection(conn), **self._client_settings())
-        # The first async client of a process loads the CA store, compiles httpx's URL parser and
-        # loads anyio's asyncio backend: each up to 100 ms that must not stall the triggerer's
-        # loop, so the first one is built in a thread (once; later ones cost well under 1 ms).
-        if not _ASYNC_CLIENT_READY.is_set():
-            await asyncio.to_thread(_prepare_async_client, client)
-        return client
-
-    async def aget_messages(
-        self, client: AsyncPlivoClient, message_uuids: Sequence[str]
-    ) -> dict[str, dict[str, Any]]:
-        """:meth:`get_messages` on the event loop: the message list for many, single fetches for
-        the rest, as many at a time as :attr:`limiter` allows now."""
-        import asyncio
-
-        # Coroutines waiting for the limiter look again every few milliseconds: keep them few.
-        slots = asyncio.Semaphore(self.limiter.concurrency)
-
-        async def fetch(uuid: str) -> dict[str, Any]:
-            async with slots:
-                return await client.acall("GET", f"Message/{_path_id(uuid, 'message UUID')}/")
-
-        found: dict[str, dict[str, Any]] = {}
-        if len(message_uuids) > MESSAGE_PAGE_SIZE:
-            first = await fetch(message_uuids[0])
-            found[message_uuids[0]] = first
-            pages = _MessageListSearch(message_uuids, first)
-            async for message in client.aiter_objects("Message/", pages.filters, page_size=MESSAGE_PAGE_SIZE):
-                if pages.take(message, found):
-                    break
-        missing = [uuid for uuid in message_uuids if uuid not in found]
-        found.update(zip(missing, await asyncio.gather(*map(fetch, missing)), strict=True))
-        return {uuid: found[uuid] for uuid in message_uuids}
 
     async def asend_message(
         self,
@@ -421,14 +344,36 @@ class PlivoHook(BaseHook):
         media_urls: str | Sequence[str] | None = None,
         powerpack_uuid: str | None = None,
         **params: Any,
-    ) -> list[str]:
-        """:meth:`send_message` on the event loop, one request of at most 1,000 numbers after
-        another; the message UUIDs. For notifiers, which keep no ledger."""
-        from airflow_provider_plivo.client import send_is_safe_to_retry
-        from airflow_provider_plivo.limits import MAX_NUMBERS_PER_MESSAGE
-        from airflow_provider_plivo.utils.message_rules import DST_SEPARATOR
+    ) -> SentMessages:
+        """:meth:`send_message` on the event loop through ``client`` (no ledger: for notifiers)."""
+        return await client.run(
+            self._send_plan(
+                src=src,
+                dst=dst,
+                text=text,
+                media_ids=media_ids,
+                media_urls=media_urls,
+                powerpack_uuid=powerpack_uuid,
+                params=params,
+            )
+        )
 
-        payload, numbers = _checked_message(
+    def _send_plan(
+        self,
+        *,
+        src: str | None,
+        dst: str | Sequence[str],
+        text: str | None,
+        media_ids: str | Sequence[str] | None,
+        media_urls: str | Sequence[str] | None,
+        powerpack_uuid: str | None,
+        params: Mapping[str, Any],
+        ledger: SendLedger | None = None,
+    ) -> Plan[SentMessages]:
+        from airflow_provider_plivo.messages.rules import checked_message
+        from airflow_provider_plivo.messages.sender import send_plan
+
+        payload, numbers = checked_message(
             src=src,
             dst=dst,
             text=text,
@@ -437,118 +382,49 @@ class PlivoHook(BaseHook):
             powerpack_uuid=powerpack_uuid,
             params=params,
         )
-        uuids: list[str] = []
-        for start in range(0, len(numbers), MAX_NUMBERS_PER_MESSAGE):
-            body = {**payload, "dst": DST_SEPARATOR.join(numbers[start : start + MAX_NUMBERS_PER_MESSAGE])}
-            answer = await client.acall("POST", "Message/", json=body, should_retry=send_is_safe_to_retry)
-            uuids.extend(str(uuid) for uuid in answer.get("message_uuid") or [])
-        return uuids
+        return send_plan(payload, numbers, log=self.log, ledger=ledger)
 
+    def get_message(self, message_uuid: str) -> dict[str, Any]:
+        """Return Plivo's record of one message, including ``message_state`` and ``error_code``."""
+        from airflow_provider_plivo.messages.status import message_request
 
-_PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+        return self.client.execute(message_request(message_uuid))
 
+    def list_messages(self, **filters: Any) -> list[dict[str, Any]]:
+        """Return the account's messages, newest first, walking every page.
 
-def _path_id(value: str, what: str) -> str:
-    """``value`` if it can stand as one URL path segment; a clear error before any request if not
-    (an empty or path-like ID would call another endpoint)."""
-    if not isinstance(value, str) or not _PATH_ID.fullmatch(value):
-        raise PlivoError(f"{value!r} is not a Plivo {what}")
-    return value
+        ``filters`` are Plivo's: ``message_time__gte``/``__gt``/``__lte``/``__lt``
+        (``"YYYY-MM-DD HH:MM[:ss[.uuuuuu]]"``), ``message_state``, ``message_direction``,
+        ``message_type``, ``error_code``.
+        """
+        from airflow_provider_plivo.transport.core import paged
+
+        return self.client.run(paged("Message/", filters, page_size=MESSAGE_PAGE_SIZE))
+
+    def get_message_media(self, message_uuid: str) -> list[dict[str, Any]]:
+        """Return the media one message carried (``media_url`` always set)."""
+        from airflow_provider_plivo.messages.status import path_id
+        from airflow_provider_plivo.transport.core import paged
+
+        path = f"Message/{path_id(message_uuid, 'message UUID')}/Media/"
+        return [_with_media_url(m) for m in self.client.run(paged(path, {}, page_size=MEDIA_PAGE_SIZE))]
+
+    def get_messages(self, message_uuids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Plivo's record of each message, within the limits and as cheaply as it can (see
+        :mod:`airflow_provider_plivo.messages.status`)."""
+        from airflow_provider_plivo.messages.status import message_states_plan
+
+        return self.client.run(message_states_plan(message_uuids))
+
+    async def aget_messages(
+        self, client: AsyncPlivoClient, message_uuids: Sequence[str]
+    ) -> dict[str, dict[str, Any]]:
+        """:meth:`get_messages` on the event loop through ``client``."""
+        from airflow_provider_plivo.messages.status import message_states_plan
+
+        return await client.run(message_states_plan(message_uuids))
 
 
 def _with_media_url(media: dict[str, Any]) -> dict[str, Any]:
     """Plivo's media object with ``media_url`` set, also where Plivo named the link ``url``."""
     return {**media, "media_url": media.get("media_url") or media.get("url")}
-
-
-_ASYNC_CLIENT_READY = threading.Event()
-_ASYNC_CLIENT_LOCK = threading.Lock()
-
-
-def _prepare_async_client(client: AsyncPlivoClient) -> None:
-    """Do the slow first-time work of async clients off the event loop (see ``aget_client``)."""
-    import anyio
-
-    with _ASYNC_CLIENT_LOCK:
-        if not _ASYNC_CLIENT_READY.is_set():
-            client.async_session.build_request("GET", client.account.api_root)
-            anyio.run(anyio.sleep, 0)
-            _ASYNC_CLIENT_READY.set()
-
-
-class _MessageListSearch:
-    """Finding known messages in Plivo's message list: outbound, sent since the first of them,
-    newest first. Gives up once it read as many pages as single fetches would cost."""
-
-    def __init__(self, message_uuids: Sequence[str], first: Mapping[str, Any]) -> None:
-        from datetime import datetime, timezone
-
-        from airflow_provider_plivo.utils.message_rules import message_time, sent_since_filter
-
-        self._wanted = set(message_uuids)
-        sent_at = message_time(first.get("message_time")) or datetime.now(timezone.utc)
-        self.filters = {"message_direction": "outbound", "message_time__gte": sent_since_filter(sent_at)}
-        self._budget = len(message_uuids) * MESSAGE_PAGE_SIZE // 2
-        self._missing = len(self._wanted) - 1  # the first message is already found
-
-    def take(self, message: Mapping[str, Any], found: dict[str, dict[str, Any]]) -> bool:
-        """Keep ``message`` if it is one of ours; True once the search should stop."""
-        uuid = message.get("message_uuid")
-        if uuid in self._wanted and uuid not in found:
-            found[uuid] = dict(message)
-            self._missing -= 1
-        self._budget -= 1
-        return self._missing <= 0 or self._budget <= 0
-
-
-def _checked_message(
-    *,
-    src: str | None,
-    dst: str | Sequence[str],
-    text: str | None,
-    media_ids: str | Sequence[str] | None,
-    media_urls: str | Sequence[str] | None,
-    powerpack_uuid: str | None,
-    params: Mapping[str, Any],
-) -> tuple[dict[str, Any], list[str]]:
-    """The checked ``POST Message/`` body and the unique destination numbers, in order."""
-    from airflow_provider_plivo.utils.message_rules import destination_numbers, message_payload
-
-    numbers = destination_numbers(dst)
-    payload = message_payload(
-        src=src,
-        dst=numbers,
-        text=text,
-        media_ids=_string_items(media_ids),
-        media_urls=_string_items(media_urls),
-        powerpack_uuid=powerpack_uuid,
-        params=params,
-    )
-    return payload, numbers
-
-
-def _string_items(value: str | Sequence[str] | None) -> list[str]:
-    """A list of strings: one string is one item, never a sequence of characters."""
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)
-
-
-def _whole_number(name: str, value: object, low: int, high: int | None = None) -> int:
-    """``value`` if it is a whole number within bounds; otherwise an error naming the argument."""
-    if (
-        not isinstance(value, int)
-        or isinstance(value, bool)
-        or value < low
-        or (high is not None and value > high)
-    ):
-        bounds = f"{low} to {high}" if high is not None else f"at least {low}"
-        raise ValueError(f"{name} must be {bounds} (a whole number), got {value!r}")
-    return value
-
-
-def _seconds(name: str, value: object) -> float:
-    """``value`` if it is a finite, non-negative number of seconds; otherwise an error naming it."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
-        raise ValueError(f"{name} must be a finite number of seconds, 0 or more, got {value!r}")
-    return float(value)

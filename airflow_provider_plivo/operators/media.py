@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_plivo._airflow.base import PlivoHookUser
+from airflow_provider_plivo._airflow.fail_fast import fail_fast
+from airflow_provider_plivo._airflow.templating import media_entries
+from airflow_provider_plivo._airflow.upload_ledger import UploadLedger
 from airflow_provider_plivo.hooks.plivo import DEFAULT_MAX_CONCURRENCY, PlivoHook
 from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
-from airflow_provider_plivo.sources import MediaFile, expand_media_entries, media_entries
-from airflow_provider_plivo.utils.task_errors import fail_fast
-from airflow_provider_plivo.utils.upload_ledger import UploadLedger
+from airflow_provider_plivo.media.sources import MediaFile, expand_media_entries
 from airflow_provider_plivo.version_compat import task_state_store
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["PlivoMediaUploadOperator"]
 
 
-class PlivoMediaUploadOperator(BaseOperator):
+class PlivoMediaUploadOperator(PlivoHookUser, BaseOperator):
     """
     Upload files to Plivo's Media API and return their media IDs, in input order.
 
@@ -52,7 +53,7 @@ class PlivoMediaUploadOperator(BaseOperator):
     :param max_concurrency: the most upload requests in flight at once (default 100, Plivo's
         limit per account; the hook starts at 32 and grows while Plivo answers cleanly).
     :param hook_params: further :class:`~airflow_provider_plivo.hooks.plivo.PlivoHook`
-        arguments, e.g. ``{"retry_attempts": 8}``.
+        arguments, e.g. ``{"retry_attempts": 8}``; checked when the DAG is parsed.
     """
 
     template_fields: Sequence[str] = ("files", "plivo_conn_id")
@@ -75,22 +76,23 @@ class PlivoMediaUploadOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.files = files
-        self.plivo_conn_id = plivo_conn_id
         self.chunk_size = chunk_size
         self.max_file_size = max_file_size
         self.max_concurrency = max_concurrency
+        self._use_plivo(plivo_conn_id, {**self._own_settings(), **(hook_params or {})})
         self.hook_params = hook_params or {}
         self._uploaded: tuple[list[MediaFile], list[MediaRecord]] = ([], [])
 
-    @cached_property
-    def hook(self) -> PlivoHook:
-        settings = {
+    def _own_settings(self) -> dict[str, Any]:
+        return {
             "chunk_size": self.chunk_size,
             "max_file_size": self.max_file_size,
             "max_concurrency": self.max_concurrency,
         }
+
+    def _hook_arguments(self) -> dict[str, Any]:
         # hook_params may set the same settings (the README shows chunk_size there): they win.
-        return PlivoHook(self.plivo_conn_id, **{**settings, **self.hook_params})
+        return {**self._own_settings(), **self.hook_params}
 
     def execute(self, context: Context) -> list[str]:
         with fail_fast():
@@ -108,10 +110,10 @@ class PlivoMediaUploadOperator(BaseOperator):
                 self.log.info(
                     "Airflow before 3.3 has no task state store: a retry uploads the whole batch again"
                 )
-                records = self.hook.uploader.upload(files)
+                records = self.hook.upload_media(files)
             else:
                 ledger = UploadLedger(store, files)
-                records = self.hook.uploader.upload(
+                records = self.hook.upload_media(
                     files, already_uploaded=ledger.reusable(), on_chunk_uploaded=ledger.add
                 )
         self._uploaded = (files, records)

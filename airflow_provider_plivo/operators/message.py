@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_plivo._airflow.base import PlivoHookUser
+from airflow_provider_plivo._airflow.fail_fast import fail_fast
+from airflow_provider_plivo._airflow.send_ledger import TaskStateSendLedger
+from airflow_provider_plivo._airflow.templating import rendered_message
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.utils.send_ledger import TaskStateSendLedger
-from airflow_provider_plivo.utils.task_errors import fail_fast
-from airflow_provider_plivo.utils.templating import rendered_message
 from airflow_provider_plivo.version_compat import task_state_store
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["PlivoSendMessageOperator"]
 
 
-class PlivoSendMessageOperator(BaseOperator):
+class PlivoSendMessageOperator(PlivoHookUser, BaseOperator):
     """
     Send a message through Plivo to any number of recipients and return its message UUIDs (one
     per number messaged).
@@ -53,6 +53,8 @@ class PlivoSendMessageOperator(BaseOperator):
     :param powerpack_uuid: send from a Powerpack instead of ``src``.
     :param plivo_conn_id: (templated) the ``plivo`` connection; upload and send with the same account.
     :param message_params: further Plivo message parameters (``url``, ``method``, ``log``...).
+    :param hook_params: further :class:`~airflow_provider_plivo.hooks.plivo.PlivoHook` arguments
+        (retries, ceilings, ``adaptive``), e.g. ``{"max_concurrency": 20}``.
     """
 
     template_fields: Sequence[str] = ("src", "dst", "text", "media_ids", "media_urls", "plivo_conn_id")
@@ -76,6 +78,7 @@ class PlivoSendMessageOperator(BaseOperator):
         powerpack_uuid: str | None = None,
         plivo_conn_id: str = PlivoHook.default_conn_name,
         message_params: dict[str, Any] | None = None,
+        hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -85,12 +88,8 @@ class PlivoSendMessageOperator(BaseOperator):
         self.media_ids = media_ids
         self.media_urls = media_urls
         self.powerpack_uuid = powerpack_uuid
-        self.plivo_conn_id = plivo_conn_id
         self.message_params = message_params or {}
-
-    @cached_property
-    def hook(self) -> PlivoHook:
-        return PlivoHook(self.plivo_conn_id)
+        self._use_plivo(plivo_conn_id, hook_params)
 
     def execute(self, context: Context) -> list[str]:
         store = task_state_store(context)

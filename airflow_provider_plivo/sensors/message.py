@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_plivo.exceptions import PlivoTransientError
+from airflow_provider_plivo._airflow.base import PlivoHookUser
+from airflow_provider_plivo._airflow.fail_fast import fail_fast
+from airflow_provider_plivo._airflow.templating import string_list
+from airflow_provider_plivo.exceptions import error_from_event
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.utils.message_rules import DeliveryWatch
-from airflow_provider_plivo.utils.task_errors import fail_fast
-from airflow_provider_plivo.utils.templating import string_list
+from airflow_provider_plivo.messages.delivery import FAILURE_STATES, DeliveryWatch
 from airflow_provider_plivo.version_compat import AirflowFailException, conf
 
 if TYPE_CHECKING:
@@ -20,12 +21,10 @@ if TYPE_CHECKING:
 
     from airflow.sdk import Context
 
-__all__ = ["PlivoMessageSensor"]
-
-FAILURE_STATES = ("failed", "undelivered", "rejected")
+__all__ = ["FAILURE_STATES", "PlivoMessageSensor"]
 
 
-class PlivoMessageSensor(BaseSensorOperator):
+class PlivoMessageSensor(PlivoHookUser, BaseSensorOperator):
     """
     Wait until every message is done; fail at once, without Airflow retries, when any reached one
     of ``failure_states``, naming each failed number with Plivo's error code.
@@ -38,9 +37,11 @@ class PlivoMessageSensor(BaseSensorOperator):
 
     Only messages not yet settled are asked about again, as many at a time as the hook's
     limiter allows (32 to start with). Works in ``poke`` and ``reschedule`` mode; with
-    ``deferrable=True`` the wait runs in the triggerer
+    ``deferrable=True`` it pokes once on the worker (finishing there when every message is
+    already done) and then waits in the triggerer
     (:class:`~airflow_provider_plivo.triggers.message.PlivoMessageTrigger`). A transient error
-    (network, 5xx) fails the try so that Airflow's retries apply, in every mode alike.
+    (network, 5xx) fails the try so that Airflow's retries apply, in every mode alike, and the
+    task raises the same error class the trigger met.
 
     Returns (XCom ``return_value``) the final ``{message_uuid: message_state}``.
 
@@ -52,6 +53,8 @@ class PlivoMessageSensor(BaseSensorOperator):
     :param failure_states: states that fail the task at once.
     :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
         ``[operators] default_deferrable``).
+    :param hook_params: further :class:`~airflow_provider_plivo.hooks.plivo.PlivoHook` arguments
+        (retries, ceilings, ``adaptive``), also used by the trigger.
     """
 
     template_fields: Sequence[str] = ("message_uuids", "plivo_conn_id")
@@ -66,20 +69,17 @@ class PlivoMessageSensor(BaseSensorOperator):
         success_states: Sequence[str] | None = None,
         failure_states: Sequence[str] = FAILURE_STATES,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         if overlap := set(success_states or ()) & set(failure_states):
             raise ValueError(f"states cannot be both success and failure: {sorted(overlap)}")
         self.message_uuids = message_uuids
-        self.plivo_conn_id = plivo_conn_id
+        self._use_plivo(plivo_conn_id, hook_params)
         self.success_states = tuple(success_states) if success_states is not None else None
         self.failure_states = tuple(failure_states)
         self.deferrable = deferrable
-
-    @cached_property
-    def hook(self) -> PlivoHook:
-        return PlivoHook(self.plivo_conn_id)
 
     @cached_property
     def watch(self) -> DeliveryWatch:
@@ -93,12 +93,16 @@ class PlivoMessageSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
+        first = self.poke(context)
+        if first.is_done:
+            return first.xcom_value
         from airflow_provider_plivo.triggers.message import PlivoMessageTrigger
 
         self.defer(
             trigger=PlivoMessageTrigger(
                 message_uuids=self.watch.unsettled(),
                 plivo_conn_id=self.plivo_conn_id,
+                hook_params=self.hook_params,
                 success_states=self.success_states,
                 failure_states=self.failure_states,
                 poll_interval=self.poke_interval,
@@ -124,13 +128,15 @@ class PlivoMessageSensor(BaseSensorOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, str]:
         """Resume after the trigger fired: succeed with the states, fail at once on a delivery
-        failure or a permanent error, and fail the try (Airflow retries) on a transient one."""
+        failure or a permanent error, and fail the try (Airflow retries) on a transient one,
+        raising the error the trigger met, with its class and attributes."""
         status = event["status"]
         if status == "success":
             self.log.info("All %d messages are done", len(event["states"]))
             return dict(event["states"])
-        if status == "error" and event.get("retryable"):
-            raise PlivoTransientError(event["message"])
+        if status == "error":
+            with fail_fast():
+                raise error_from_event(event["error"])
         raise AirflowFailException(event["message"])
 
 

@@ -7,29 +7,31 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_plivo._airflow.base import PlivoHookUser
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
 
-    from airflow_provider_plivo.client import AsyncPlivoClient
     from airflow_provider_plivo.hooks.plivo import PlivoHook
-    from airflow_provider_plivo.utils.message_rules import DeliveryWatch
+    from airflow_provider_plivo.messages.delivery import DeliveryWatch
+    from airflow_provider_plivo.transport.async_client import AsyncPlivoClient
 
 __all__ = ["PlivoMessageTrigger"]
 
 
-class PlivoMessageTrigger(BaseTrigger):
+class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
     """
     Poll Plivo every ``poll_interval`` seconds until every message is done or any failed, then
     fire one event: ``{"status": "success" | "failure" | "error", "states": {uuid: state},
-    "message": str, "retryable": bool}``. ``retryable`` is true for an error a later try may not
-    meet (network, 5xx after the hook's own retries).
+    "message": str}``; an error event also carries ``error``, the error's class and attributes
+    (:func:`~airflow_provider_plivo.exceptions.error_to_event`), whatever the exception was.
 
     ``success_states`` None means Plivo's meaning per destination (see
     :class:`~airflow_provider_plivo.sensors.message.PlivoMessageSensor`). Each poll asks only
     about messages not yet settled, as many at a time as the hook's limiter allows. Everything
     runs on the triggerer's event loop without blocking it: the connection is fetched
     asynchronously and the calls go through
-    :class:`~airflow_provider_plivo.client.AsyncPlivoClient` (httpx), with the hook's timeouts,
+    :class:`~airflow_provider_plivo.transport.client.AsyncPlivoClient` (httpx), with the hook's timeouts,
     retries and errors.
     """
 
@@ -41,10 +43,11 @@ class PlivoMessageTrigger(BaseTrigger):
         success_states: Sequence[str] | None,
         failure_states: Sequence[str],
         poll_interval: float,
+        hook_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.message_uuids = list(message_uuids)
-        self.plivo_conn_id = plivo_conn_id
+        self._use_plivo(plivo_conn_id, hook_params)
         self.success_states = list(success_states) if success_states is not None else None
         self.failure_states = list(failure_states)
         self.poll_interval = poll_interval
@@ -58,25 +61,31 @@ class PlivoMessageTrigger(BaseTrigger):
                 "success_states": self.success_states,
                 "failure_states": self.failure_states,
                 "poll_interval": self.poll_interval,
+                "hook_params": self.hook_params,
             },
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_provider_plivo.client import is_transient
-        from airflow_provider_plivo.exceptions import PlivoError
-        from airflow_provider_plivo.hooks.plivo import PlivoHook
-        from airflow_provider_plivo.utils.message_rules import DeliveryWatch
+        from airflow_provider_plivo.exceptions import error_to_event
+        from airflow_provider_plivo.messages.delivery import DeliveryWatch
 
-        hook = PlivoHook(self.plivo_conn_id)
         watch = DeliveryWatch(
             self.message_uuids, success_states=self.success_states, failure_states=self.failure_states
         )
         try:
-            async with await hook.aget_client() as client:
-                async for event in self._poll(hook, client, watch):
+            async with await self.hook.aget_client() as client:
+                async for event in self._poll(self.hook, client, watch):
                     yield event
-        except PlivoError as err:
-            yield _event("error", watch.outcome().states, str(err), retryable=is_transient(err))
+        except Exception as err:  # any error ends the wait with an event, never silently
+            self.log.warning("Waiting for %d messages failed: %s", len(self.message_uuids), err)
+            yield TriggerEvent(
+                {
+                    "status": "error",
+                    "states": watch.outcome().states,
+                    "message": str(err),
+                    "error": error_to_event(err),
+                }
+            )
 
     async def _poll(
         self, hook: PlivoHook, client: AsyncPlivoClient, watch: DeliveryWatch
@@ -98,7 +107,5 @@ class PlivoMessageTrigger(BaseTrigger):
             await asyncio.sleep(self.poll_interval)
 
 
-def _event(
-    status: str, states: dict[str, str], message: str = "", *, retryable: bool = False
-) -> TriggerEvent:
-    return TriggerEvent({"status": status, "states": states, "message": message, "retryable": retryable})
+def _event(status: str, states: dict[str, str], message: str = "") -> TriggerEvent:
+    return TriggerEvent({"status": status, "states": states, "message": message})

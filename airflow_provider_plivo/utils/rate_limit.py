@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
-    from airflow_provider_plivo.client import Log
+    from airflow_provider_plivo.progress import Log
 
 __all__ = ["INITIAL_CONCURRENCY", "RequestLimiter", "Slot"]
 

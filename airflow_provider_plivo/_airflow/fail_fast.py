@@ -6,12 +6,15 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from airflow_provider_plivo.client import is_transient
 from airflow_provider_plivo.exceptions import PlivoError
+from airflow_provider_plivo.transport.core import is_transient
 from airflow_provider_plivo.version_compat import AirflowFailException
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+
+__all__ = ["fail_fast", "is_permanent"]
 
 
 def is_permanent(err: BaseException) -> bool:

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_plivo.exceptions import PlivoMediaSourceError, PlivoMediaValidationError
 from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
-from airflow_provider_plivo.sources import could_not_connect, media_file
+from airflow_provider_plivo.media.sources import could_not_connect, media_file
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from airflow_provider_plivo.sources import MediaFile
+    from airflow_provider_plivo.media.sources import MediaFile
 
 MMS_MEDIA_TYPES: dict[str, str] = {
     ".jpg": "image/jpeg",
@@ -73,7 +73,7 @@ def validate_media_files(
 ) -> None:
     """Raise one :class:`PlivoMediaValidationError` naming every file that cannot be uploaded.
 
-    ``files`` are paths, URIs or :class:`~airflow_provider_plivo.sources.MediaFile` objects.
+    ``files`` are paths, URIs or :class:`~airflow_provider_plivo.media.sources.MediaFile` objects.
     The error is raised from the first store error, if any. Once a store could not be reached,
     its other files are not tried: each try would wait out the store's own retries (seconds).
     """

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_plivo.records import MessageRecord
 
+__all__ = ["TaskStateSendLedger"]
+
 SEND_RETENTION = timedelta(days=1)
 """How long requests are remembered: longer than any sensible retry delay of a send task."""
 
@@ -81,11 +83,6 @@ class TaskStateSendLedger:
             _REQUEST_KEY.format(key),
             {**self._pending.pop(key), "parts": len(parts), "invalid_numbers": list(invalid_numbers)},
         )
-
-    def _messages(self, key: int, parts: int) -> list[MessageRecord]:
-        """Who got which message in request ``key``, read back from its ``parts``."""
-        pairs = (pair for part in range(parts) for pair in self._store.get(_PART_KEY.format(key, part)) or [])
-        return [{"number": number, "message_uuid": uuid} for number, uuid in pairs]
 
     def _set(self, key: str, value: Any) -> None:
         self._store.set(key, value, retention=SEND_RETENTION)

@@ -7,6 +7,10 @@ import os
 from collections.abc import Iterable
 from typing import Any
 
+from airflow_provider_plivo.media.sources import is_object_storage_path
+
+__all__ = ["media_entries", "rendered_message", "string_list"]
+
 
 def string_list(value: Any, *, argument: str) -> list[str]:
     """
@@ -47,3 +51,14 @@ def rendered_message(source: Any) -> dict[str, Any]:
         "media_urls": string_list(source.media_urls or [], argument="media_urls"),
         "powerpack_uuid": source.powerpack_uuid,
     }
+
+
+def media_entries(value: Any) -> list[Any]:
+    """A rendered ``files`` argument as a list: ObjectStoragePath objects kept, the rest as strings."""
+    if is_object_storage_path(value):
+        return [value]
+    if isinstance(value, (list, tuple)) and any(is_object_storage_path(item) for item in value):
+        return [
+            item if is_object_storage_path(item) else string_list(item, argument="files")[0] for item in value
+        ]
+    return string_list(value, argument="files")

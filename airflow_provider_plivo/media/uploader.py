@@ -2,7 +2,7 @@
 files Plivo reports as failed inside a 200, one record per file, and the hooks a resumable task
 needs (records reused from an earlier try; each finished chunk reported as soon as it is done).
 
-It talks to Plivo through a :class:`~airflow_provider_plivo.client.PlivoClient` only.
+It talks to Plivo through a :class:`~airflow_provider_plivo.transport.client.PlivoClient` only.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_plivo.client import UPLOAD_BLOCK_SIZE, count_reasons, excerpt, is_transient
 from airflow_provider_plivo.exceptions import (
     PlivoAuthenticationError,
     PlivoError,
@@ -25,16 +24,19 @@ from airflow_provider_plivo.exceptions import (
     PlivoMediaUploadError,
     PlivoResponseError,
 )
-from airflow_provider_plivo.utils.media_rules import media_content_type, validate_media_files
-from airflow_provider_plivo.utils.wording import counted
+from airflow_provider_plivo.media.multipart import MediaBody
+from airflow_provider_plivo.media.rules import media_content_type, validate_media_files
+from airflow_provider_plivo.progress import count_reasons, counted
+from airflow_provider_plivo.transport.core import Request, excerpt, is_transient
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
     from concurrent.futures import Executor, Future
 
-    from airflow_provider_plivo.client import Log, PlivoClient
+    from airflow_provider_plivo.media.sources import MediaFile
+    from airflow_provider_plivo.progress import Log
     from airflow_provider_plivo.records import MediaRecord
-    from airflow_provider_plivo.sources import MediaFile, MediaStream
+    from airflow_provider_plivo.transport.client import PlivoClient
 
 __all__ = ["MediaUploader"]
 
@@ -93,10 +95,6 @@ class MediaUploader:
         chunks = [pending[i : i + self.chunk_size] for i in range(0, len(pending), self.chunk_size)]
         failures: dict[str, str] = {}
         if chunks:
-            # Open the session here, on the caller's thread: Airflow serves connections to a task
-            # through a channel its worker threads cannot use, and a bad connection is one error,
-            # not one per chunk.
-            _ = self.client.session
             started = time.monotonic()
             retries: list[str] = []
             stop = _Stop()
@@ -236,9 +234,9 @@ class MediaUploader:
         with file size times concurrency; the files close as soon as the request is answered.
         """
         with ExitStack() as stack:
-            body = _MediaBody([(file.name, stack.enter_context(closing(file.open()))) for file in files])
+            body = MediaBody([(file.name, stack.enter_context(closing(file.open()))) for file in files])
             answer = self.client.request(
-                "POST", "Media/", data=body, headers={"Content-Type": body.content_type}
+                Request("POST", "Media/", data=body, headers={"Content-Type": body.content_type})
             )
         objects = answer.get("objects")
         if not isinstance(objects, list) or len(objects) != len(files):
@@ -277,45 +275,6 @@ def _submitted_as_room_allows(
         # them: a request waiting behind a log line costs a round trip's worth of idle place.
         top_up()
         yield from done
-
-
-class _MediaBody:
-    """The ``multipart/form-data`` body of one upload: a ``file`` part per media file, streamed.
-
-    requests sends an iterable that has a length with that Content-Length, and each file is read
-    only as its part goes out, in blocks of the connection's send size. Part headers come from
-    urllib3 (the quoting of file names browsers use); the framing here costs a small upload a
-    tenth of what a general-purpose encoder does, and small uploads are bound by the client's CPU.
-    """
-
-    def __init__(self, files: list[tuple[str, MediaStream]]) -> None:
-        from urllib3.fields import RequestField
-        from urllib3.filepost import choose_boundary
-
-        boundary = choose_boundary()
-        self.content_type = f"multipart/form-data; boundary={boundary}"
-        self._parts: list[tuple[bytes, MediaStream]] = []
-        for name, stream in files:
-            field = RequestField(name="file", data=b"", filename=name)
-            field.make_multipart(content_type=media_content_type(name))
-            self._parts.append((f"--{boundary}\r\n{field.render_headers()}".encode(), stream))
-        self._end = f"--{boundary}--\r\n".encode()
-        self._length = sum(len(head) + stream.len + 2 for head, stream in self._parts) + len(self._end)
-
-    def __len__(self) -> int:
-        return self._length
-
-    def __iter__(self) -> Iterator[bytes]:
-        block = bytearray()
-        for head, stream in self._parts:
-            block += head
-            while data := stream.read(UPLOAD_BLOCK_SIZE):
-                block += data
-                if len(block) >= UPLOAD_BLOCK_SIZE:
-                    yield bytes(block)
-                    block.clear()
-            block += b"\r\n"
-        yield bytes(block + self._end)
 
 
 @dataclass(frozen=True)

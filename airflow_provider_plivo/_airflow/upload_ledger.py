@@ -17,8 +17,10 @@ from airflow_provider_plivo.limits import MEDIA_EXPIRY_HOURS
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from airflow_provider_plivo.media.sources import MediaFile
     from airflow_provider_plivo.records import MediaRecord
-    from airflow_provider_plivo.sources import MediaFile
+
+__all__ = ["UploadLedger"]
 
 RESUME_RETENTION = timedelta(hours=MEDIA_EXPIRY_HOURS - 1)
 """How long records are kept for later tries: an hour under Plivo's expiry of unused media, so

@@ -1,0 +1,1 @@
+"""Messages: what Plivo accepts, sending to many numbers exactly once, reading delivery states."""

@@ -1,0 +1,215 @@
+"""AsyncPlivoClient: the asyncio driver of the core, over ``httpx``, for the triggerer's loop.
+
+A sibling of :class:`~airflow_provider_plivo.transport.client.PlivoClient`, not a subclass: the
+same requests, answers, retries and plans, and nothing that blocks. ``httpx`` comes with
+Airflow's Task SDK, so it costs no new install, and it speaks the same request model as
+``requests`` (aiohttp would bring a second HTTP stack into every worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import threading
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow_provider_plivo.exceptions import PlivoConnectionError, PlivoError
+from airflow_provider_plivo.transport.core import (
+    USER_AGENT,
+    Concurrent,
+    Outcome,
+    PlanSteps,
+    Request,
+    RetryPolicy,
+    connection_failed,
+    is_transient,
+    parse_response,
+    tell,
+)
+
+if TYPE_CHECKING:
+    import ssl
+    from collections.abc import Callable
+
+    from airflow_provider_plivo.progress import Log
+    from airflow_provider_plivo.transport.account import PlivoAccount
+    from airflow_provider_plivo.transport.core import Limits, Plan
+
+__all__ = ["AsyncPlivoClient", "open_async_client"]
+
+T = TypeVar("T")
+
+
+class AsyncPlivoClient:
+    """
+    :class:`~airflow_provider_plivo.transport.client.PlivoClient`'s calls, awaited on the running
+    event loop. Close it with ``await client.aclose()`` (or ``async with``).
+    """
+
+    def __init__(
+        self,
+        account: PlivoAccount,
+        *,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 10,
+        limiter: Limits | None = None,
+        logger: Log | None = None,
+    ) -> None:
+        import httpx
+
+        self.account = account
+        self.retry = retry or RetryPolicy()
+        self.pool_size = pool_size
+        self.limiter = limiter
+        self.log: Log = logger or logging.getLogger(__name__)
+        self.session = httpx.AsyncClient(
+            auth=(account.auth_id, account.auth_token),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            limits=httpx.Limits(max_connections=pool_size),
+            verify=_tls_context(),
+        )
+
+    def __repr__(self) -> str:
+        return f"AsyncPlivoClient({self.account!r})"
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        should_retry: Callable[[BaseException], bool] = is_transient,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """:meth:`PlivoClient.call`, awaited."""
+        return await self.execute(Request(method, path, should_retry=should_retry, **kwargs))
+
+    async def execute(self, request: Request) -> dict[str, Any]:
+        """:meth:`PlivoClient.execute`, awaited."""
+        from tenacity import AsyncRetrying
+
+        settings = self.retry.tenacity_settings(request.endpoint, request.should_retry, self.log)
+        return await AsyncRetrying(**settings)(self.request, request)
+
+    async def run(self, plan: Plan[T]) -> T:
+        """:meth:`PlivoClient.run`, awaited: each batch's requests as concurrent tasks."""
+        steps = PlanSteps(plan)
+        step = steps.start()
+        while step is not None:
+            step = steps.reply(
+                await (self._batch(step) if isinstance(step, Concurrent) else self._outcome(step))
+            )
+        return steps.result  # type: ignore[no-any-return]
+
+    async def request(self, request: Request) -> dict[str, Any]:
+        """:meth:`PlivoClient.request`, awaited: one attempt, every failure classified."""
+        import httpx
+
+        timeout = self.account.timeout if request.timeout is None else request.timeout
+
+        def fail(stage: str, detail: object = None) -> PlivoConnectionError:
+            return connection_failed(
+                request.endpoint, self.account.base_url, timeout, stage=stage, detail=detail
+            )
+
+        try:
+            async with self.limiter.aslot() if self.limiter else nullcontext() as slot:
+                response = await self.session.request(
+                    request.method,
+                    self.account.api_root + request.path,
+                    params=request.params,
+                    json=request.json,
+                    content=request.data,
+                    headers=request.headers,
+                    timeout=timeout,
+                )
+                tell(slot, response.status_code, response.headers)
+        except httpx.ConnectTimeout as err:
+            raise fail("connect-timeout") from err
+        except httpx.PoolTimeout as err:
+            raise fail("pool-timeout") from err
+        except httpx.TimeoutException as err:
+            raise fail("read-timeout") from err
+        except httpx.ConnectError as err:
+            raise fail("connect", err) from err
+        except httpx.TransportError as err:
+            raise fail("broken", err) from err
+        return parse_response(
+            status=response.status_code,
+            reason=response.reason_phrase,
+            headers=response.headers,
+            text=response.content.decode("utf-8", "replace"),  # JSON is UTF-8 (RFC 8259)
+            endpoint=request.endpoint,
+        )
+
+    async def _outcome(self, request: Request) -> Outcome:
+        try:
+            return await self.execute(request)
+        except PlivoError as err:
+            return err
+
+    async def _batch(self, batch: Concurrent) -> list[Outcome]:
+        """Every request of ``batch`` as a task; outcomes reported as they come. Cancelling the
+        caller cancels the requests not yet answered."""
+
+        async def numbered(n: int, request: Request) -> tuple[int, Outcome]:
+            return n, await self._outcome(request)
+
+        outcomes: list[Outcome] = [{} for _ in batch.requests]
+        tasks = [asyncio.ensure_future(numbered(n, r)) for n, r in enumerate(batch.requests)]
+        try:
+            for finished in asyncio.as_completed(tasks):
+                n, outcomes[n] = await finished
+                if batch.on_outcome is not None:
+                    batch.on_outcome(n, outcomes[n])
+        finally:
+            for task in tasks:
+                task.cancel()
+        return outcomes
+
+    async def aclose(self) -> None:
+        await self.session.aclose()
+
+    async def __aenter__(self) -> AsyncPlivoClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+
+async def open_async_client(account: PlivoAccount, **settings: Any) -> AsyncPlivoClient:
+    """An :class:`AsyncPlivoClient`, built without stalling the event loop.
+
+    The first async client of a process loads the CA store, compiles httpx's URL parser and
+    loads anyio's asyncio backend: each up to 100 ms that must not stall the triggerer's loop,
+    so the first one is built in a thread (once; later ones cost well under 1 ms).
+    """
+    if _READY.is_set():
+        return AsyncPlivoClient(account, **settings)
+    client = await asyncio.to_thread(AsyncPlivoClient, account, **settings)
+    await asyncio.to_thread(_warm_up, client)
+    return client
+
+
+_READY = threading.Event()
+_WARM_UP = threading.Lock()
+
+
+def _warm_up(client: AsyncPlivoClient) -> None:
+    import anyio
+
+    with _WARM_UP:
+        if not _READY.is_set():
+            client.session.build_request("GET", client.account.api_root)
+            anyio.run(anyio.sleep, 0)
+            _READY.set()
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every async client of the process: loading the CA store takes tens of
+    milliseconds, which 200 triggers starting at once would otherwise spend on the event loop."""
+    import httpx
+
+    return httpx.create_ssl_context()

@@ -1,0 +1,213 @@
+"""PlivoClient: the blocking driver of the core, over one pooled ``requests`` session.
+
+It moves bytes and runs plans; what a request is, how its answer reads and when it is retried
+are :mod:`~airflow_provider_plivo.transport.core`'s. No Airflow imports: it can be used and
+tested with nothing but a server speaking Plivo's wire format.
+:class:`~airflow_provider_plivo.hooks.plivo.PlivoHook` builds one from a ``plivo`` connection
+(``hook.get_conn()``).
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from airflow_provider_plivo.exceptions import PlivoConnectionError, PlivoError
+from airflow_provider_plivo.transport.core import (
+    UPLOAD_BLOCK_SIZE,
+    USER_AGENT,
+    Concurrent,
+    Outcome,
+    PlanSteps,
+    Request,
+    RetryPolicy,
+    connection_failed,
+    is_transient,
+    parse_response,
+    tell,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import requests
+
+    from airflow_provider_plivo.progress import Log
+    from airflow_provider_plivo.transport.account import PlivoAccount
+    from airflow_provider_plivo.transport.core import Limits, Plan
+
+__all__ = ["PlivoClient"]
+
+T = TypeVar("T")
+
+
+class PlivoClient:
+    """
+    Calls to ``/v1/Account/{auth_id}/...`` as one account, over one pooled session.
+
+    :param account: where and as whom to call Plivo (read from a ``plivo`` connection).
+    :param retry: how often and how patiently each request is retried.
+    :param pool_size: connections kept open, and the most requests of one plan's batch under way
+        (the limiter may allow fewer).
+    :param limiter: how many requests are in flight and started per period, told every answer;
+        None for no limit.
+    :param logger: where retries are reported.
+    """
+
+    def __init__(
+        self,
+        account: PlivoAccount,
+        *,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 10,
+        limiter: Limits | None = None,
+        logger: Log | None = None,
+    ) -> None:
+        self.account = account
+        self.retry = retry or RetryPolicy()
+        self.pool_size = pool_size
+        self.limiter = limiter
+        self.log: Log = logger or logging.getLogger(__name__)
+        # Built now, on the caller's thread: Airflow serves a task's connections through a
+        # channel its worker threads cannot use, and a plan's batches run on worker threads.
+        self.session = _session(account, pool_size)
+
+    def __repr__(self) -> str:
+        return f"PlivoClient({self.account!r})"
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        should_retry: Callable[[BaseException], bool] = is_transient,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """``method path`` (relative to the account, e.g. ``"Media/"``) with retries; Plivo's JSON
+        answer. ``kwargs`` are :class:`~airflow_provider_plivo.transport.core.Request` fields
+        (``params``, ``json``, ``timeout``...)."""
+        return self.execute(Request(method, path, should_retry=should_retry, **kwargs))
+
+    def execute(self, request: Request, *, retries: list[str] | None = None) -> dict[str, Any]:
+        """``request`` with its retries; Plivo's JSON answer or the last classified error."""
+        return self.retrying(
+            lambda: self.request(request),
+            what=request.endpoint,
+            should_retry=request.should_retry,
+            retries=retries,
+        )
+
+    def retrying(
+        self,
+        fn: Callable[[], T],
+        *,
+        what: str,
+        should_retry: Callable[[BaseException], bool] = is_transient,
+        retries: list[str] | None = None,
+    ) -> T:
+        """Run ``fn`` until it succeeds, a permanent error comes, or the attempts run out."""
+        from tenacity import Retrying
+
+        return Retrying(**self.retry.tenacity_settings(what, should_retry, self.log, retries))(fn)
+
+    def run(self, plan: Plan[T]) -> T:
+        """Run a plan of the core: each request retried, each batch under way together."""
+        steps = PlanSteps(plan)
+        step = steps.start()
+        while step is not None:
+            step = steps.reply(self._batch(step) if isinstance(step, Concurrent) else self._outcome(step))
+        return steps.result  # type: ignore[no-any-return]
+
+    def request(self, request: Request) -> dict[str, Any]:
+        """One attempt (no retry); every failure becomes a classified :class:`PlivoError`."""
+        import requests
+        from urllib3.exceptions import NewConnectionError
+
+        timeout = self.account.timeout if request.timeout is None else request.timeout
+
+        def fail(stage: str, detail: object = None) -> PlivoConnectionError:
+            return connection_failed(
+                request.endpoint, self.account.base_url, timeout, stage=stage, detail=detail
+            )
+
+        try:
+            with self.limiter.slot() if self.limiter else nullcontext() as slot:
+                response = self.session.request(
+                    request.method,
+                    self.account.api_root + request.path,
+                    params=request.params,
+                    json=request.json,
+                    data=request.data,
+                    headers=request.headers,
+                    timeout=timeout,
+                )
+                tell(slot, response.status_code, response.headers)
+        except requests.ConnectTimeout as err:
+            raise fail("connect-timeout") from err
+        except requests.Timeout as err:
+            raise fail("read-timeout") from err
+        except requests.ConnectionError as err:
+            reason = getattr(err.args[0], "reason", err.args[0]) if err.args else err
+            raise fail("connect" if isinstance(reason, NewConnectionError) else "broken", reason) from err
+        return parse_response(
+            status=response.status_code,
+            reason=response.reason,
+            headers=response.headers,
+            text=response.content.decode("utf-8", "replace"),  # JSON is UTF-8 (RFC 8259)
+            endpoint=request.endpoint,
+        )
+
+    def _outcome(self, request: Request) -> Outcome:
+        try:
+            return self.execute(request)
+        except PlivoError as err:
+            return err
+
+    def _batch(self, batch: Concurrent) -> list[Outcome]:
+        """Every request of ``batch`` on worker threads; outcomes reported on this thread as they
+        come. An interrupt here (Ctrl-C, Airflow's timeout) cancels the requests not yet started."""
+        from concurrent.futures import ThreadPoolExecutor, as_completed
+
+        outcomes: list[Outcome] = [{} for _ in batch.requests]
+        if not batch.requests:
+            return outcomes
+        pool = ThreadPoolExecutor(
+            max_workers=min(self.pool_size, len(batch.requests)), thread_name_prefix="plivo"
+        )
+        try:
+            futures = {pool.submit(self._outcome, request): n for n, request in enumerate(batch.requests)}
+            for future in as_completed(futures):
+                n = futures[future]
+                outcomes[n] = future.result()
+                if batch.on_outcome is not None:
+                    batch.on_outcome(n, outcomes[n])
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return outcomes
+
+
+def _session(account: PlivoAccount, pool_size: int) -> requests.Session:
+    """One session for every call: authenticated, identified as this provider, and with a
+    connection pool of ``pool_size`` so every thread reuses a connection."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class PlivoAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, blocksize=UPLOAD_BLOCK_SIZE, **kwargs)
+
+    session = requests.Session()
+    adapter = PlivoAdapter(pool_connections=1, pool_maxsize=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    session.auth = (account.auth_id, account.auth_token)
+    session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept"] = "application/json"
+    # requests would read the proxy and CA bundle variables again for every request: a scan of
+    # the whole environment, a fifth of a small upload's CPU. Every request goes to one origin,
+    # so they are read once, here.
+    settings = session.merge_environment_settings(account.api_root, {}, None, None, None)
+    session.proxies, session.verify = settings["proxies"], settings["verify"]
+    session.trust_env = False
+    return session

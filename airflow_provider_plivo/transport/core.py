@@ -1,0 +1,390 @@
+"""The sans-I/O core of the client: what a request is, how an answer is read, when to retry, how
+pages are walked, and how a call of several requests (a plan) is written once for both drivers.
+
+Nothing here touches a socket or a clock of its own. :class:`~.client.PlivoClient` (requests, for
+workers) and :class:`~.async_client.AsyncPlivoClient` (httpx, for the triggerer) only move bytes
+and run plans; every behaviour lives here or in the plans of :mod:`airflow_provider_plivo.messages`,
+so it holds on both sides and its tests need no server.
+
+A **plan** is a generator that yields a :class:`Request` (and is sent Plivo's JSON answer, or has
+the request's :class:`~airflow_provider_plivo.exceptions.PlivoError` thrown into it) or a
+:class:`Concurrent` batch (and is sent one outcome per request, answers and errors alike), and
+returns its result. The drivers run it with :class:`PlanSteps`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable, Generator, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from airflow_provider_plivo import __version__
+from airflow_provider_plivo.exceptions import (
+    PlivoAPIError,
+    PlivoAuthenticationError,
+    PlivoConnectionError,
+    PlivoError,
+    PlivoMediaObjectError,
+    PlivoResponseError,
+    PlivoRetryableAPIError,
+    PlivoTransientError,
+)
+
+if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager, AbstractContextManager
+
+    from airflow_provider_plivo.progress import Log
+
+__all__ = [
+    "RETRY_AFTER_MAX",
+    "UPLOAD_BLOCK_SIZE",
+    "USER_AGENT",
+    "Concurrent",
+    "Limits",
+    "Outcome",
+    "Pages",
+    "Plan",
+    "PlanSteps",
+    "Request",
+    "RetryPolicy",
+    "connection_failed",
+    "excerpt",
+    "is_transient",
+    "paged",
+    "parse_response",
+    "retry_after_seconds",
+    "retry_reason",
+    "send_is_safe_to_retry",
+    "tell",
+]
+
+T = TypeVar("T")
+
+USER_AGENT = f"airflow-provider-plivo/{__version__}"
+
+RETRY_AFTER_MAX = 300.0
+"""The longest ``Retry-After`` honoured, in seconds, so that the worst case of a call stays bounded."""
+
+UPLOAD_BLOCK_SIZE = 256 * 1024
+"""Bytes sent per socket write of a streamed upload. urllib3's default of 16 KiB made 2 MB
+files upload slower than the SDK's in-memory bodies; 256 KiB costs 2.5 MiB at 10 in flight."""
+
+_BODY_EXCERPT_CHARS = 200
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Worth retrying: the same request may well succeed later."""
+    return isinstance(exc, PlivoTransientError)
+
+
+def send_is_safe_to_retry(exc: BaseException) -> bool:
+    """True only where Plivo surely did not act on a request: no connection, or 429/503."""
+    if isinstance(exc, PlivoConnectionError):
+        return not exc.request_sent
+    return isinstance(exc, PlivoRetryableAPIError) and exc.status_code in (429, 503)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One call to ``/v1/Account/{auth_id}/{path}``, retried while ``should_retry`` says so."""
+
+    method: str
+    path: str
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    data: Any = None
+    """A body other than JSON: the upload's streamed multipart form."""
+    headers: Mapping[str, str] | None = None
+    should_retry: Callable[[BaseException], bool] = is_transient
+    timeout: float | None = None
+    """Seconds one attempt may take; the connection's ``timeout`` when None."""
+
+    @property
+    def endpoint(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+Outcome = dict[str, Any] | PlivoError
+"""What one request of a :class:`Concurrent` batch came to: Plivo's JSON answer, or the error."""
+
+
+@dataclass(frozen=True)
+class Concurrent:
+    """Requests that may be under way together (as many at a time as the limiter allows).
+
+    ``on_outcome(index, outcome)`` hears of each as it finishes, on the thread (or task) that
+    runs the plan, so that it may record or log it at once; the plan is then sent every outcome,
+    in the order of ``requests``.
+    """
+
+    requests: Sequence[Request]
+    on_outcome: Callable[[int, Outcome], None] | None = field(default=None, compare=False)
+
+
+Plan = Generator[Request | Concurrent, Any, T]
+
+
+class PlanSteps:
+    """Runs a :data:`Plan` one step at a time for a driver: :meth:`start`, then :meth:`reply`
+    with each step's outcome until :attr:`done`; :attr:`result` is what the plan returned."""
+
+    def __init__(self, plan: Plan[T]) -> None:
+        self._plan = plan
+        self.done = False
+        self.result: Any = None
+
+    def start(self) -> Request | Concurrent | None:
+        return self._step(lambda: next(self._plan))
+
+    def reply(self, outcome: Outcome | list[Outcome]) -> Request | Concurrent | None:
+        """Give the plan its last step's outcome (an error is raised inside the plan)."""
+        if isinstance(outcome, PlivoError):
+            error = outcome
+            return self._step(lambda: self._plan.throw(error))
+        return self._step(lambda: self._plan.send(outcome))
+
+    def _step(self, advance: Callable[[], Request | Concurrent]) -> Request | Concurrent | None:
+        try:
+            return advance()
+        except StopIteration as stop:
+            self.done, self.result = True, stop.value
+            return None
+
+
+class Pages:
+    """A cursor over one of Plivo's paged lists (``GET Media/``, ``GET Message/``...).
+
+    Finished at the last page (``meta.next`` empty), at an empty page, once ``meta.total_count``
+    objects came, or at a page that brings no object not seen before: never loops forever on a
+    server that keeps offering a next page or ignores ``offset``.
+    """
+
+    def __init__(self, path: str, params: Mapping[str, Any], *, page_size: int) -> None:
+        self.path = path
+        self.params = dict(params)
+        self.page_size = page_size
+        self.offset = 0
+        self.finished = False
+        self._seen: set[str] = set()
+
+    def request(self) -> Request:
+        return Request(
+            "GET", self.path, params={**self.params, "limit": self.page_size, "offset": self.offset}
+        )
+
+    def take(self, page: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The page's new objects; sets :attr:`finished` when no page should follow."""
+        objects = [obj for obj in page.get("objects") or [] if isinstance(obj, dict)]
+        meta = page.get("meta")
+        meta = meta if isinstance(meta, dict) else {}
+        new = [obj for obj in objects if _identity(obj) not in self._seen]
+        self._seen.update(map(_identity, new))
+        self.offset += len(objects)
+        total = meta.get("total_count")
+        self.finished = (
+            not new
+            or not meta.get("next")
+            or (isinstance(total, int) and not isinstance(total, bool) and self.offset >= total)
+        )
+        return new
+
+
+def _identity(obj: Mapping[str, Any]) -> str:
+    for key in ("message_uuid", "media_id", "resource_uri"):
+        if obj.get(key):
+            return f"{key}:{obj[key]}"
+    return json.dumps(obj, sort_keys=True, default=str)
+
+
+def paged(path: str, params: Mapping[str, Any], *, page_size: int) -> Plan[list[dict[str, Any]]]:
+    """Every object of a paged list, walking its pages."""
+    pages = Pages(path, params, page_size=page_size)
+    objects: list[dict[str, Any]] = []
+    while not pages.finished:
+        objects.extend(pages.take((yield pages.request())))
+    return objects
+
+
+class Slot(Protocol):
+    """One request's place with the limiter, told how Plivo answered."""
+
+    def answered(self, status: int, retry_after: float | None = None) -> None: ...
+
+
+class Limits(Protocol):
+    """What the drivers need of a limiter: a place per request, for threads and coroutines."""
+
+    @property
+    def concurrency(self) -> int: ...
+
+    def slot(self) -> AbstractContextManager[Slot]: ...
+
+    def aslot(self) -> AbstractAsyncContextManager[Slot]: ...
+
+    def describe(self) -> str: ...
+
+
+def tell(slot: Slot | None, status: int, headers: Mapping[str, str]) -> None:
+    """Tell the limiter's ``slot`` (if any) how Plivo answered, so that it can adapt."""
+    if slot is not None:
+        slot.answered(status, retry_after_seconds(headers.get("Retry-After")))
+
+
+def parse_response(
+    *, status: int, reason: str | None, headers: Mapping[str, str], text: str, endpoint: str
+) -> dict[str, Any]:
+    """Plivo's JSON body, or the classified error its status and body describe."""
+    if status == 204:
+        return {}  # No Content (DELETE Message/{uuid}/Media/): success with nothing to say
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = None
+    if status >= 400:
+        error = body.get("error") if isinstance(body, dict) else None
+        if error:
+            message = error if isinstance(error, str) else json.dumps(error)
+        elif text:
+            message = f"{reason or 'error'}: {excerpt(text)}"
+        else:
+            message = reason or "no message"
+        details: dict[str, Any] = {
+            "status_code": status,
+            "message": message,
+            "endpoint": endpoint,
+            "api_id": body.get("api_id") if isinstance(body, dict) else None,
+        }
+        if status in (401, 403):
+            raise PlivoAuthenticationError(**details)
+        if status == 429 or status >= 500:
+            raise PlivoRetryableAPIError(
+                **details, retry_after=retry_after_seconds(headers.get("Retry-After"))
+            )
+        raise PlivoAPIError(**details)
+    if not isinstance(body, dict):
+        raise PlivoResponseError(
+            f"{endpoint}: Plivo answered HTTP {status} with a body that is not its JSON: {excerpt(text)!r}"
+        )
+    return body
+
+
+def retry_after_seconds(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date), at most
+    :data:`RETRY_AFTER_MAX`; None when Plivo sent none (or none that can be read)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - now()
+        except (TypeError, ValueError):
+            return None
+    return min(max(0.0, seconds), RETRY_AFTER_MAX)
+
+
+def connection_failed(
+    endpoint: str, base_url: str, timeout: float, *, stage: str, detail: object = None
+) -> PlivoConnectionError:
+    """The error for a request that did not complete, worded once for both drivers.
+
+    ``stage``: ``connect-timeout`` and ``connect`` (the request never reached Plivo: safe to
+    send again), ``pool-timeout`` (no free connection: never sent), ``read-timeout`` and
+    ``broken`` (it may have reached Plivo).
+    """
+    texts = {
+        "connect-timeout": f"could not connect to {base_url} within {timeout:g} s",
+        "pool-timeout": f"no free connection to {base_url} within {timeout:g} s",
+        "read-timeout": f"Plivo did not answer within {timeout:g} s (connection extra 'timeout')",
+        "connect": f"connection to {base_url} failed: {detail}",
+        "broken": f"connection to {base_url} failed: {detail}",
+    }
+    return PlivoConnectionError(
+        f"{endpoint}: {texts[stage]}", request_sent=stage in ("read-timeout", "broken")
+    )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a request is retried.
+
+    :param attempts: attempts per request, the first included.
+    :param wait_initial: seconds before the first retry; doubles each time, with jitter.
+    :param wait_max: the longest backoff between two attempts (a ``Retry-After`` may be longer).
+    """
+
+    attempts: int = 5
+    wait_initial: float = 1.0
+    wait_max: float = 30.0
+
+    def wait(
+        self, attempt: int, exc: BaseException | None, *, jitter: Callable[[], float] = random.random
+    ) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (from 1): Plivo's
+        ``Retry-After`` when it sent one, else exponential backoff with jitter."""
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            return min(float(retry_after), RETRY_AFTER_MAX)
+        backoff = self.wait_initial * 2.0 ** (attempt - 1)
+        return min(self.wait_max, backoff + jitter() * self.wait_initial)
+
+    def tenacity_settings(
+        self,
+        what: str,
+        should_retry: Callable[[BaseException], bool],
+        log: Log,
+        retries: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """tenacity's settings for one call: the same for the blocking and the async driver.
+
+        Each retry is logged with the attempt, the reason and the wait; ``retries`` (when given)
+        collects a short label per retry, for the caller's summary.
+        """
+        from tenacity import RetryCallState, retry_if_exception, stop_after_attempt
+
+        def wait(state: RetryCallState) -> float:
+            return self.wait(state.attempt_number, state.outcome.exception() if state.outcome else None)
+
+        def log_retry(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            if retries is not None:
+                retries.append(retry_reason(exc))
+            log.warning(
+                "%s: attempt %d of %d failed (%s); retrying in %.1f s",
+                what,
+                state.attempt_number,
+                self.attempts,
+                exc,
+                state.upcoming_sleep,
+            )
+
+        return {
+            "stop": stop_after_attempt(self.attempts),
+            "wait": wait,
+            "retry": retry_if_exception(should_retry),
+            "before_sleep": log_retry,
+            "reraise": True,
+        }
+
+
+def retry_reason(exc: BaseException | None) -> str:
+    """A short label for a retry, used to summarise why retries happened."""
+    if isinstance(exc, PlivoAPIError):
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, PlivoConnectionError):
+        return "connection error"
+    if isinstance(exc, PlivoMediaObjectError):
+        return "failed files"
+    if isinstance(exc, PlivoResponseError):
+        return "malformed response"
+    return type(exc).__name__
+
+
+def excerpt(text: str) -> str:
+    """The start of a body, on one line, for an error message."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _BODY_EXCERPT_CHARS else flat[:_BODY_EXCERPT_CHARS] + "..."
