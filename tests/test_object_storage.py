@@ -26,7 +26,12 @@ from airflow_provider_plivo.exceptions import (
 )
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
-from airflow_provider_plivo.media.sources import could_not_connect, expand_media_entries, media_file, store_failure
+from airflow_provider_plivo.media.sources import (
+    could_not_connect,
+    expand_media_entries,
+    media_file,
+    store_failure,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -66,7 +66,7 @@ class MessageListSearch:
                 found[uuid] = dict(message)
                 self._missing -= 1
             self._budget -= 1
-            if self.finished:
+            if self._missing <= 0 or self._budget <= 0:
                 return
 
 

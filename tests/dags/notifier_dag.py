@@ -21,7 +21,9 @@ with DAG(
 
     @task(
         on_failure_callback=PlivoNotifier(
-            src="+14155550100", dst=["+14155550101"], text="{{ ti.task_id }} failed in {{ dag.dag_id }}",
+            src="+14155550100",
+            dst=["+14155550101"],
+            text="{{ ti.task_id }} failed in {{ dag.dag_id }}",
             hook_params={"retry_attempts": 1},
         )
     )
@@ -30,7 +32,9 @@ with DAG(
 
     @task(
         on_success_callback=send_plivo_notification(
-            src="+14155550100", dst="+14155550102<+14155550103", text="{{ ti.task_id }} done",
+            src="+14155550100",
+            dst="+14155550102<+14155550103",
+            text="{{ ti.task_id }} done",
             hook_params={"retry_attempts": 1},
         )
     )

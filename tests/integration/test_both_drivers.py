@@ -1,0 +1,120 @@
+"""One behaviour table, run through both drivers of the core: the blocking PlivoClient (workers)
+and the AsyncPlivoClient (the triggerer), against the sandbox over real HTTP. Each plan is
+written once; this holds that it behaves the same on either side."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from airflow_provider_plivo.exceptions import PlivoUnknownMediaError
+from airflow_provider_plivo.hooks.plivo import PlivoHook
+from airflow_provider_plivo.messages.rules import checked_message
+from airflow_provider_plivo.messages.sender import send_plan
+from airflow_provider_plivo.messages.status import message_states_plan
+from airflow_provider_plivo.transport.core import paged
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from airflow_provider_plivo.transport.core import Plan
+
+SRC = "+14155550100"
+Run = "Callable[[Plan[Any]], Any]"
+
+
+def hook() -> PlivoHook:
+    return PlivoHook(retry_wait_initial=0.05, retry_wait_max=0.2)
+
+
+@pytest.fixture(params=["blocking", "async"])
+def run(request) -> Callable[[Plan[Any]], Any]:
+    """Run a plan through one driver, built from the same hook."""
+    if request.param == "blocking":
+        return lambda plan: hook().client.run(plan)
+
+    def run_async(plan: Plan[Any]) -> Any:
+        async def main() -> Any:
+            async with await hook().aget_client() as client:
+                return await client.run(plan)
+
+        return asyncio.run(main())
+
+    return run_async
+
+
+def send(dst: list[str], **message: Any) -> Plan[Any]:
+    payload, numbers = checked_message(
+        src=SRC,
+        dst=dst,
+        text=message.pop("text", "hi"),
+        media_ids=message.pop("media_ids", None),
+        media_urls=None,
+        powerpack_uuid=None,
+        params=message,
+    )
+    return send_plan(payload, numbers, log=hook().log)
+
+
+def posts(sandbox) -> list[int]:
+    return [r.status for r in sandbox.requests if r.method == "POST" and "/Message" in r.path]
+
+
+def test_a_large_send_is_split_into_requests_of_1000_and_each_number_messaged_once(plivo_sandbox, run):
+    numbers = [f"+1415555{n:04d}" for n in range(2500)]
+
+    sent = run(send(numbers))
+
+    assert len(sent) == 2500
+    assert posts(plivo_sandbox) == [202, 202, 202]
+    assert sorted(m["number"] for m in sent.messages) == sorted(numbers)
+
+
+def test_numbers_plivo_refuses_come_back_as_invalid(plivo_sandbox, run):
+    refused = "+447700900123"
+
+    sent = run(send(["+14155550101", refused]))
+
+    assert sent.invalid_numbers == [refused]
+    assert [m["number"] for m in sent.messages] == ["+14155550101"]
+
+
+def test_an_expired_media_id_is_an_unknown_media_error(plivo_sandbox, make_media, run):
+    media_ids = [r["media_id"] for r in hook().upload_media(make_media(1))]
+    plivo_sandbox.advance_clock(timedelta(hours=6, seconds=1))
+
+    with pytest.raises(PlivoUnknownMediaError, match="within 6 hours of upload"):
+        run(send(["+14155550101"], text=None, media_ids=media_ids))
+
+
+def test_a_paged_list_is_walked_to_its_last_page(plivo_sandbox, make_media, run):
+    hook().upload_media(make_media(45))
+
+    media = run(paged("Media/", {}, page_size=20))
+
+    assert len({m["media_id"] for m in media}) == 45
+    pages = [r for r in plivo_sandbox.requests if r.method == "GET" and "/Media" in r.path]
+    assert len(pages) == 3
+
+
+def test_retry_after_is_waited_out_and_the_send_goes_once(plivo_sandbox, run, capfd):
+    plivo_sandbox.script_faults({1: "429-retry"}, endpoint="message")
+
+    sent = run(send(["+14155550101"]))
+
+    assert len(sent) == 1
+    assert posts(plivo_sandbox) == [429, 202]
+    assert "retrying in 1.0 s" in capfd.readouterr().out + capfd.readouterr().err
+
+
+def test_many_message_states_are_read_from_the_message_list(plivo_sandbox, run):
+    sent = run(send([f"+1415555{n:04d}" for n in range(60)]))
+
+    states = run(message_states_plan(list(sent)))
+
+    assert list(states) == list(sent)
+    gets = [r.path for r in plivo_sandbox.requests if r.method == "GET"]
+    assert len(gets) <= 5  # the first message, then pages of 20, not 60 single reads
