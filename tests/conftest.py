@@ -107,6 +107,19 @@ def plivo_down(plivo_sandbox_factory: SandboxFactory) -> str:
     return sandbox.url
 
 
+TIERS = {"unit": "unit", "integration": "integration", "dag_runs": "dag"}
+"""Test folder -> the marker every test in it gets: ``-m unit`` runs the tier that needs no
+server (seconds), ``-m "not dag"`` everything but real DAG runs."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        folder = Path(item.path).relative_to(tests).parts[0]
+        if folder in TIERS:
+            item.add_marker(TIERS[folder])
+
+
 _FIGURES: list[str] = []
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
-
 from airflow_provider_plivo.get_provider_info import get_provider_info
 from airflow_provider_plivo.notifications.plivo import PlivoNotifier
 from airflow_provider_plivo.sandbox.dag_runs import task_states
@@ -21,7 +19,6 @@ def sent(sandbox: PlivoSandbox) -> list[tuple[str, str]]:
     return sorted((m.to_number.lstrip("+"), m.text) for m in sandbox.messages.values())
 
 
-@pytest.mark.dag
 def test_failure_and_success_callbacks_text_the_rendered_message(plivo_sandbox, run_dag, capfd):
     dag_run = run_dag(NOTIFIER_DAG)
 
@@ -34,7 +31,6 @@ def test_failure_and_success_callbacks_text_the_rendered_message(plivo_sandbox, 
     assert "the warehouse is on fire" in capfd.readouterr().out
 
 
-@pytest.mark.dag
 def test_with_plivo_down_the_task_keeps_its_own_error(plivo_down, run_dag, capfd):
     dag_run = run_dag(NOTIFIER_DAG)
 

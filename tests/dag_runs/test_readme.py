@@ -16,13 +16,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pytest
 import requests
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ACTIVATE = "source .venv/airflow-3.3.2/bin/activate"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -68,7 +67,6 @@ def as_run_here(block: str) -> tuple[str, int]:
     return script.replace("127.0.0.1:8765", f"127.0.0.1:{port}"), port
 
 
-@pytest.mark.dag
 def test_your_own_dag_against_the_sandbox_runs_as_written(tmp_path):
     block = bash_block("Your own DAG against the sandbox")
     # The README's venv is the one scripts/demo.sh makes; the test runs in its own.

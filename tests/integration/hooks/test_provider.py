@@ -61,7 +61,7 @@ def test_the_installed_distribution_carries_the_apache_license():
 
     assert dist.metadata["License-Expression"] == "Apache-2.0"
     assert dist.metadata.get_all("License-File") == ["LICENSE"]
-    assert text == (Path(__file__).parent.parent / "LICENSE").read_text()
+    assert text == (Path(__file__).resolve().parents[3] / "LICENSE").read_text()
     # The text at https://www.apache.org/licenses/LICENSE-2.0.txt, byte for byte.
     assert hashlib.sha256(text.encode()).hexdigest() == (
         "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"

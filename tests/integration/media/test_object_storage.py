@@ -25,13 +25,13 @@ from airflow_provider_plivo.exceptions import (
     PlivoMediaValidationError,
 )
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
 from airflow_provider_plivo.media.sources import (
     could_not_connect,
     expand_media_entries,
     media_file,
     store_failure,
 )
+from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -57,7 +57,6 @@ def test_deferrable_sensor_waits_in_the_trigger(plivo_sandbox, run_dag, dst, exp
         assert xcom_value(dag_run, "wait") == {uuid: "sent"}
 
 
-@pytest.mark.dag
 def test_audience_campaign_messages_2500_numbers_in_3_requests_once_each(plivo_sandbox, run_dag):
     dag_run = run_dag("example_dags/example_plivo_audience_campaign.py")
 
@@ -75,7 +74,6 @@ def test_audience_campaign_messages_2500_numbers_in_3_requests_once_each(plivo_s
     assert len(xcom_value(dag_run, "wait_for_delivery")) == 2500
 
 
-@pytest.mark.dag
 def test_a_deferrable_sensor_retries_status_errors_and_succeeds_once_plivo_recovers(plivo_sandbox, run_dag):
     # The trigger's hook makes 5 attempts a poll: 5 answers of 503 fail the first try.
     plivo_sandbox.script_faults(dict.fromkeys(range(1, 6), "503"), endpoint="status")
@@ -89,7 +87,6 @@ def test_a_deferrable_sensor_retries_status_errors_and_succeeds_once_plivo_recov
     assert xcom_value(dag_run, "wait") == {uuid: "sent"}
 
 
-@pytest.mark.dag
 def test_the_campaign_runs_when_triggered_by_hand_without_a_logical_date(plivo_sandbox, airflow_db):
     import importlib.util
     import os

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from airflow_provider_plivo.transport.core import Plan
 
 SRC = "+14155550100"
-Run = "Callable[[Plan[Any]], Any]"
 
 
 def hook() -> PlivoHook:
@@ -34,7 +33,7 @@ def hook() -> PlivoHook:
 def run(request) -> Callable[[Plan[Any]], Any]:
     """Run a plan through one driver, built from the same hook."""
     if request.param == "blocking":
-        return lambda plan: hook().client.run(plan)
+        return hook().client.run
 
     def run_async(plan: Plan[Any]) -> Any:
         async def main() -> Any:

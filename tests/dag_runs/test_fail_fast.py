@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from airflow_provider_plivo.sandbox.dag_runs import task_states
 
 RETRIED_DAG = "test_dags/retried_dag.py"
@@ -16,7 +14,6 @@ def tries(dag_run: Any, task_id: str) -> int:
     return int(ti.try_number)
 
 
-@pytest.mark.dag
 def test_a_missing_file_fails_the_task_on_its_first_try_before_any_upload(
     plivo_sandbox, run_dag, make_media, tmp_path, capfd
 ):
@@ -34,7 +31,6 @@ def test_a_missing_file_fails_the_task_on_its_first_try_before_any_upload(
     assert "PlivoMediaValidationError" in out
 
 
-@pytest.mark.dag
 def test_an_unknown_media_id_fails_the_send_on_its_first_try(plivo_sandbox, run_dag, capfd):
     dag_run = run_dag(RETRIED_DAG, media_ids=["0b6e3d3c-0000-4000-8000-000000000000"])
 
@@ -44,7 +40,6 @@ def test_an_unknown_media_id_fails_the_send_on_its_first_try(plivo_sandbox, run_
     assert "PlivoUnknownMediaError" in capfd.readouterr().out
 
 
-@pytest.mark.dag
 def test_a_transient_upload_failure_uses_the_retries(plivo_sandbox, run_dag, make_media):
     plivo_sandbox.script_faults({1: "503", 2: "503"})
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.dag
-DEMO = Path(__file__).resolve().parent.parent / "scripts" / "demo.py"
+DEMO = Path(__file__).resolve().parents[2] / "scripts" / "demo.py"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 

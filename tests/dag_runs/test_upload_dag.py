@@ -81,7 +81,7 @@ def test_example_dag_uploads_the_shipped_media(plivo_sandbox, run_dag):
     dag_run = run_dag("example_dags/example_plivo_media_upload.py")
 
     assert task_states(dag_run) == {"upload_media": "success", "use_media_ids": "success"}
-    shipped = sorted((Path(__file__).parent.parent / "example_dags" / "media").iterdir())
+    shipped = sorted((Path(__file__).resolve().parents[2] / "example_dags" / "media").iterdir())
     media_ids = xcom(dag_run, "upload_media")
     assert [plivo_sandbox.media[m].data for m in media_ids] == [p.read_bytes() for p in shipped]
     assert xcom(dag_run, "use_media_ids") == len(shipped)

@@ -14,9 +14,9 @@ import requests
 
 from airflow_provider_plivo.exceptions import PlivoMediaFileChangedError, PlivoMediaValidationError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.media.sources import expand_media_entries, media_file
 from airflow_provider_plivo.media.multipart import MediaBody
 from airflow_provider_plivo.media.rules import validate_media_files
+from airflow_provider_plivo.media.sources import expand_media_entries, media_file
 
 if TYPE_CHECKING:
     from pathlib import Path

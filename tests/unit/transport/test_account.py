@@ -7,8 +7,8 @@ import json
 import pytest
 from airflow.sdk import Connection
 
-from airflow_provider_plivo.transport.account import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, PlivoAccount
 from airflow_provider_plivo.exceptions import PlivoError
+from airflow_provider_plivo.transport.account import DEFAULT_BASE_URL, DEFAULT_TIMEOUT, PlivoAccount
 
 
 def account(**fields) -> PlivoAccount:

@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
 from airflow_provider_plivo.media.sources import expand_media_entries, media_batches
+from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
 
 UPLOAD_DAG = "test_dags/upload_dag.py"
 
 
-@pytest.mark.dag
 def test_a_glob_and_a_file_uri_upload_exactly_the_files_they_name(
     plivo_sandbox, run_dag, make_media, tmp_path
 ):
@@ -44,7 +43,6 @@ def test_a_glob_that_matches_nothing_is_an_empty_batch(tmp_path):
     assert empty_globs == [f"{tmp_path}/*.jpg"]
 
 
-@pytest.mark.dag
 def test_three_mapped_instances_give_45_distinct_ids_downstream(plivo_sandbox, run_dag, make_media):
     files = make_media(45, ("jpg", "png", "gif"))
 
