@@ -320,68 +320,21 @@ class PlivoHook(BaseHook):
         :raises PlivoMessageValidationError: naming every problem; nothing was sent.
         :raises PlivoUnknownMediaError: Plivo does not know a media ID (expired after 6 hours?).
         """
+        message = {"src": src, "dst": dst, "text": text, "media_ids": media_ids, "media_urls": media_urls}
         return self.client.run(
-            self._send_plan(
-                src=src,
-                dst=dst,
-                text=text,
-                media_ids=media_ids,
-                media_urls=media_urls,
-                powerpack_uuid=powerpack_uuid,
-                params=params,
-                ledger=ledger,
-            )
+            self._send_plan({**message, "powerpack_uuid": powerpack_uuid, **params}, ledger)
         )
 
-    async def asend_message(
-        self,
-        client: AsyncPlivoClient,
-        *,
-        src: str | None = None,
-        dst: str | Sequence[str],
-        text: str | None = None,
-        media_ids: str | Sequence[str] | None = None,
-        media_urls: str | Sequence[str] | None = None,
-        powerpack_uuid: str | None = None,
-        **params: Any,
-    ) -> SentMessages:
-        """:meth:`send_message` on the event loop through ``client`` (no ledger: for notifiers)."""
-        return await client.run(
-            self._send_plan(
-                src=src,
-                dst=dst,
-                text=text,
-                media_ids=media_ids,
-                media_urls=media_urls,
-                powerpack_uuid=powerpack_uuid,
-                params=params,
-            )
-        )
+    async def asend_message(self, client: AsyncPlivoClient, **message: Any) -> SentMessages:
+        """:meth:`send_message` on the event loop through ``client``, with the same arguments but
+        ``ledger`` (for notifiers, which keep none)."""
+        return await client.run(self._send_plan(message))
 
-    def _send_plan(
-        self,
-        *,
-        src: str | None,
-        dst: str | Sequence[str],
-        text: str | None,
-        media_ids: str | Sequence[str] | None,
-        media_urls: str | Sequence[str] | None,
-        powerpack_uuid: str | None,
-        params: Mapping[str, Any],
-        ledger: SendLedger | None = None,
-    ) -> Plan[SentMessages]:
+    def _send_plan(self, message: dict[str, Any], ledger: SendLedger | None = None) -> Plan[SentMessages]:
         from airflow_provider_plivo.messages.rules import checked_message
         from airflow_provider_plivo.messages.sender import send_plan
 
-        payload, numbers = checked_message(
-            src=src,
-            dst=dst,
-            text=text,
-            media_ids=media_ids,
-            media_urls=media_urls,
-            powerpack_uuid=powerpack_uuid,
-            params=params,
-        )
+        payload, numbers = checked_message(**message)
         return send_plan(payload, numbers, log=self.log, ledger=ledger)
 
     def get_message(self, message_uuid: str) -> dict[str, Any]:

@@ -162,15 +162,16 @@ def message_payload(
 
 def checked_message(
     *,
-    src: str | None,
     dst: str | Sequence[str],
-    text: str | None,
-    media_ids: str | Sequence[str] | None,
-    media_urls: str | Sequence[str] | None,
-    powerpack_uuid: str | None,
-    params: Mapping[str, Any],
+    src: str | None = None,
+    text: str | None = None,
+    media_ids: str | Sequence[str] | None = None,
+    media_urls: str | Sequence[str] | None = None,
+    powerpack_uuid: str | None = None,
+    **params: Any,
 ) -> tuple[dict[str, Any], list[str]]:
-    """The checked ``POST Message/`` body and the unique destination numbers, in order.
+    """The checked ``POST Message/`` body and the unique destination numbers, in order; further
+    Plivo parameters (``url``, ``log``...) pass through ``params``.
 
     One string is one item in ``media_ids``/``media_urls``, never a sequence of characters.
     """

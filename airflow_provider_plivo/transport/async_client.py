@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import threading
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_plivo.exceptions import PlivoConnectionError, PlivoError
+from airflow_provider_plivo.exceptions import PlivoError
 from airflow_provider_plivo.transport.core import (
     USER_AGENT,
+    ClientBase,
     Concurrent,
     Outcome,
     PlanSteps,
     Request,
-    RetryPolicy,
-    connection_failed,
     is_transient,
-    parse_response,
     tell,
 )
 
@@ -33,46 +30,30 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import Callable
 
-    from airflow_provider_plivo.progress import Log
     from airflow_provider_plivo.transport.account import PlivoAccount
-    from airflow_provider_plivo.transport.core import Limits, Plan
+    from airflow_provider_plivo.transport.core import Plan
 
 __all__ = ["AsyncPlivoClient", "open_async_client"]
 
 T = TypeVar("T")
 
 
-class AsyncPlivoClient:
+class AsyncPlivoClient(ClientBase):
     """
     :class:`~airflow_provider_plivo.transport.client.PlivoClient`'s calls, awaited on the running
     event loop. Close it with ``await client.aclose()`` (or ``async with``).
     """
 
-    def __init__(
-        self,
-        account: PlivoAccount,
-        *,
-        retry: RetryPolicy | None = None,
-        pool_size: int = 10,
-        limiter: Limits | None = None,
-        logger: Log | None = None,
-    ) -> None:
+    def __init__(self, account: PlivoAccount, **settings: Any) -> None:
         import httpx
 
-        self.account = account
-        self.retry = retry or RetryPolicy()
-        self.pool_size = pool_size
-        self.limiter = limiter
-        self.log: Log = logger or logging.getLogger(__name__)
+        super().__init__(account, **settings)
         self.session = httpx.AsyncClient(
             auth=(account.auth_id, account.auth_token),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            limits=httpx.Limits(max_connections=pool_size),
+            limits=httpx.Limits(max_connections=self.pool_size),
             verify=_tls_context(),
         )
-
-    def __repr__(self) -> str:
-        return f"AsyncPlivoClient({self.account!r})"
 
     async def call(
         self,
@@ -106,41 +87,22 @@ class AsyncPlivoClient:
         """:meth:`PlivoClient.request`, awaited: one attempt, every failure classified."""
         import httpx
 
-        timeout = self.account.timeout if request.timeout is None else request.timeout
-
-        def fail(stage: str, detail: object = None) -> PlivoConnectionError:
-            return connection_failed(
-                request.endpoint, self.account.base_url, timeout, stage=stage, detail=detail
-            )
-
         try:
             async with self.limiter.aslot() if self.limiter else nullcontext() as slot:
-                response = await self.session.request(
-                    request.method,
-                    self.account.api_root + request.path,
-                    params=request.params,
-                    json=request.json,
-                    content=request.data,
-                    headers=request.headers,
-                    timeout=timeout,
-                )
+                response = await self.session.request(**self._http_arguments(request), content=request.data)
                 tell(slot, response.status_code, response.headers)
         except httpx.ConnectTimeout as err:
-            raise fail("connect-timeout") from err
+            raise self._failed(request, "connect-timeout") from err
         except httpx.PoolTimeout as err:
-            raise fail("pool-timeout") from err
+            raise self._failed(request, "pool-timeout") from err
         except httpx.TimeoutException as err:
-            raise fail("read-timeout") from err
+            raise self._failed(request, "read-timeout") from err
         except httpx.ConnectError as err:
-            raise fail("connect", err) from err
+            raise self._failed(request, "connect", err) from err
         except httpx.TransportError as err:
-            raise fail("broken", err) from err
-        return parse_response(
-            status=response.status_code,
-            reason=response.reason_phrase,
-            headers=response.headers,
-            text=response.content.decode("utf-8", "replace"),  # JSON is UTF-8 (RFC 8259)
-            endpoint=request.endpoint,
+            raise self._failed(request, "broken", err) from err
+        return self._answer(
+            request, response.status_code, response.reason_phrase, response.headers, response.content
         )
 
     async def _outcome(self, request: Request) -> Outcome:

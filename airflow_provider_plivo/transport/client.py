@@ -9,22 +9,19 @@ tested with nothing but a server speaking Plivo's wire format.
 
 from __future__ import annotations
 
-import logging
 from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_plivo.exceptions import PlivoConnectionError, PlivoError
+from airflow_provider_plivo.exceptions import PlivoError
 from airflow_provider_plivo.transport.core import (
     UPLOAD_BLOCK_SIZE,
     USER_AGENT,
+    ClientBase,
     Concurrent,
     Outcome,
     PlanSteps,
     Request,
-    RetryPolicy,
-    connection_failed,
     is_transient,
-    parse_response,
     tell,
 )
 
@@ -33,48 +30,25 @@ if TYPE_CHECKING:
 
     import requests
 
-    from airflow_provider_plivo.progress import Log
     from airflow_provider_plivo.transport.account import PlivoAccount
-    from airflow_provider_plivo.transport.core import Limits, Plan
+    from airflow_provider_plivo.transport.core import Plan
 
 __all__ = ["PlivoClient"]
 
 T = TypeVar("T")
 
 
-class PlivoClient:
+class PlivoClient(ClientBase):
     """
-    Calls to ``/v1/Account/{auth_id}/...`` as one account, over one pooled session.
-
-    :param account: where and as whom to call Plivo (read from a ``plivo`` connection).
-    :param retry: how often and how patiently each request is retried.
-    :param pool_size: connections kept open, and the most requests of one plan's batch under way
-        (the limiter may allow fewer).
-    :param limiter: how many requests are in flight and started per period, told every answer;
-        None for no limit.
-    :param logger: where retries are reported.
+    Calls to ``/v1/Account/{auth_id}/...`` as one account, over one pooled session; the
+    settings are :class:`~airflow_provider_plivo.transport.core.ClientBase`'s.
     """
 
-    def __init__(
-        self,
-        account: PlivoAccount,
-        *,
-        retry: RetryPolicy | None = None,
-        pool_size: int = 10,
-        limiter: Limits | None = None,
-        logger: Log | None = None,
-    ) -> None:
-        self.account = account
-        self.retry = retry or RetryPolicy()
-        self.pool_size = pool_size
-        self.limiter = limiter
-        self.log: Log = logger or logging.getLogger(__name__)
+    def __init__(self, account: PlivoAccount, **settings: Any) -> None:
+        super().__init__(account, **settings)
         # Built now, on the caller's thread: Airflow serves a task's connections through a
         # channel its worker threads cannot use, and a plan's batches run on worker threads.
-        self.session = _session(account, pool_size)
-
-    def __repr__(self) -> str:
-        return f"PlivoClient({self.account!r})"
+        self.session = _session(account, self.pool_size)
 
     def call(
         self,
@@ -124,38 +98,21 @@ class PlivoClient:
         import requests
         from urllib3.exceptions import NewConnectionError
 
-        timeout = self.account.timeout if request.timeout is None else request.timeout
-
-        def fail(stage: str, detail: object = None) -> PlivoConnectionError:
-            return connection_failed(
-                request.endpoint, self.account.base_url, timeout, stage=stage, detail=detail
-            )
-
         try:
             with self.limiter.slot() if self.limiter else nullcontext() as slot:
-                response = self.session.request(
-                    request.method,
-                    self.account.api_root + request.path,
-                    params=request.params,
-                    json=request.json,
-                    data=request.data,
-                    headers=request.headers,
-                    timeout=timeout,
-                )
+                response = self.session.request(**self._http_arguments(request), data=request.data)
                 tell(slot, response.status_code, response.headers)
         except requests.ConnectTimeout as err:
-            raise fail("connect-timeout") from err
+            raise self._failed(request, "connect-timeout") from err
         except requests.Timeout as err:
-            raise fail("read-timeout") from err
+            raise self._failed(request, "read-timeout") from err
         except requests.ConnectionError as err:
             reason = getattr(err.args[0], "reason", err.args[0]) if err.args else err
-            raise fail("connect" if isinstance(reason, NewConnectionError) else "broken", reason) from err
-        return parse_response(
-            status=response.status_code,
-            reason=response.reason,
-            headers=response.headers,
-            text=response.content.decode("utf-8", "replace"),  # JSON is UTF-8 (RFC 8259)
-            endpoint=request.endpoint,
+            raise self._failed(
+                request, "connect" if isinstance(reason, NewConnectionError) else "broken", reason
+            ) from err
+        return self._answer(
+            request, response.status_code, response.reason, response.headers, response.content
         )
 
     def _outcome(self, request: Request) -> Outcome:

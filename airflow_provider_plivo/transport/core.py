@@ -38,11 +38,13 @@ if TYPE_CHECKING:
     from contextlib import AbstractAsyncContextManager, AbstractContextManager
 
     from airflow_provider_plivo.progress import Log
+    from airflow_provider_plivo.transport.account import PlivoAccount
 
 __all__ = [
     "RETRY_AFTER_MAX",
     "UPLOAD_BLOCK_SIZE",
     "USER_AGENT",
+    "ClientBase",
     "Concurrent",
     "Limits",
     "Outcome",
@@ -306,6 +308,72 @@ def connection_failed(
     return PlivoConnectionError(
         f"{endpoint}: {texts[stage]}", request_sent=stage in ("read-timeout", "broken")
     )
+
+
+class ClientBase:
+    """What the blocking and the async driver share (as httpx's ``BaseClient`` does for its
+    ``Client`` and ``AsyncClient``): the account, retries, pool, limiter and log, and how one
+    attempt's answer or failure is read. The drivers add only the I/O.
+
+    :param account: where and as whom to call Plivo (read from a ``plivo`` connection).
+    :param retry: how often and how patiently each request is retried.
+    :param pool_size: connections kept open, and the most requests of one plan's batch under way
+        (the limiter may allow fewer).
+    :param limiter: how many requests are in flight and started per period, told every answer;
+        None for no limit.
+    :param logger: where retries are reported.
+    """
+
+    def __init__(
+        self,
+        account: PlivoAccount,
+        *,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 10,
+        limiter: Limits | None = None,
+        logger: Log | None = None,
+    ) -> None:
+        import logging
+
+        self.account = account
+        self.retry = retry or RetryPolicy()
+        self.pool_size = pool_size
+        self.limiter = limiter
+        self.log: Log = logger or logging.getLogger(type(self).__module__)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.account!r})"
+
+    def _timeout(self, request: Request) -> float:
+        return self.account.timeout if request.timeout is None else request.timeout
+
+    def _http_arguments(self, request: Request) -> dict[str, Any]:
+        """What both HTTP libraries take alike for ``request`` (the body's name differs)."""
+        return {
+            "method": request.method,
+            "url": self.account.api_root + request.path,
+            "params": request.params,
+            "json": request.json,
+            "headers": request.headers,
+            "timeout": self._timeout(request),
+        }
+
+    def _failed(self, request: Request, stage: str, detail: object = None) -> PlivoConnectionError:
+        return connection_failed(
+            request.endpoint, self.account.base_url, self._timeout(request), stage=stage, detail=detail
+        )
+
+    def _answer(
+        self, request: Request, status: int, reason: str | None, headers: Mapping[str, str], body: bytes
+    ) -> dict[str, Any]:
+        # JSON is UTF-8 (RFC 8259)
+        return parse_response(
+            status=status,
+            reason=reason,
+            headers=headers,
+            text=body.decode("utf-8", "replace"),
+            endpoint=request.endpoint,
+        )
 
 
 @dataclass(frozen=True)

@@ -46,15 +46,7 @@ def run(request) -> Callable[[Plan[Any]], Any]:
 
 
 def send(dst: list[str], **message: Any) -> Plan[Any]:
-    payload, numbers = checked_message(
-        src=SRC,
-        dst=dst,
-        text=message.pop("text", "hi"),
-        media_ids=message.pop("media_ids", None),
-        media_urls=None,
-        powerpack_uuid=None,
-        params=message,
-    )
+    payload, numbers = checked_message(src=SRC, dst=dst, **{"text": "hi", **message})
     return send_plan(payload, numbers, log=hook().log)
 
 
