@@ -75,8 +75,9 @@ def test_audience_campaign_messages_2500_numbers_in_3_requests_once_each(plivo_s
 
 
 def test_a_deferrable_sensor_retries_status_errors_and_succeeds_once_plivo_recovers(plivo_sandbox, run_dag):
-    # The trigger's hook makes 5 attempts a poll: 5 answers of 503 fail the first try.
-    plivo_sandbox.script_faults(dict.fromkeys(range(1, 6), "503"), endpoint="status")
+    # The first poke, on the worker, sees the message queued and defers; the trigger's hook
+    # makes 5 attempts a poll: 5 answers of 503 end the wait with an error event and fail try 1.
+    plivo_sandbox.script_faults(dict.fromkeys(range(2, 7), "503"), endpoint="status")
 
     dag_run = run_dag("test_dags/deferred_delivery_dag.py")
 
@@ -85,6 +86,16 @@ def test_a_deferrable_sensor_retries_status_errors_and_succeeds_once_plivo_recov
     assert wait.try_number == 2
     (uuid,) = xcom_value(dag_run, "send")
     assert xcom_value(dag_run, "wait") == {uuid: "sent"}
+
+
+def test_a_deferrable_sensor_whose_messages_are_done_finishes_on_the_worker(plivo_sandbox_factory, run_dag):
+    sandbox = plivo_sandbox_factory(delivery_seconds=0)
+
+    dag_run = run_dag("test_dags/deferred_delivery_dag.py")
+
+    assert task_states(dag_run) == {"send": "success", "wait": "success"}
+    status_reads = [r for r in sandbox.requests if r.method == "GET" and "/Message/" in r.path]
+    assert len(status_reads) == 1  # the first poke; no trigger ran
 
 
 def test_the_campaign_runs_when_triggered_by_hand_without_a_logical_date(plivo_sandbox, airflow_db):

@@ -20,7 +20,8 @@ with DAG(
     send = PlivoSendMessageOperator(
         task_id="send", src="+14155550100", dst="{{ params.dst }}", text="deferred delivery test"
     )
-    # One retry: a transient error while waiting is retried; a delivery failure is final.
+    # One retry: a transient error while waiting is retried; a delivery failure is final. The
+    # hook's own retries are quick, here and in the trigger (hook_params travel with it).
     PlivoMessageSensor(
         task_id="wait",
         message_uuids=send.output,
@@ -29,4 +30,5 @@ with DAG(
         timeout=60,
         retries=1,
         retry_delay=timedelta(seconds=0),
+        hook_params={"retry_wait_initial": 0.05, "retry_wait_max": 0.1},
     )
