@@ -62,7 +62,10 @@ def _deadline_alert(text: str) -> list[dict[str, object]]:
     context the scheduler gives it (the DAG run as a dict, and the deadline); its events."""
     import asyncio
 
-    from airflow.triggers.callback import CallbackTrigger
+    try:
+        from airflow.triggers.callback import CallbackTrigger
+    except ImportError:  # Airflow 3.1 names it for deadlines alone
+        from airflow.triggers.deadline import DeadlineCallbackTrigger as CallbackTrigger
 
     trigger = CallbackTrigger(
         callback_path=f"{PlivoNotifier.__module__}.{PlivoNotifier.__name__}",
