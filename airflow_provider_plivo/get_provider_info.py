@@ -7,7 +7,7 @@ from typing import Any
 from airflow_provider_plivo import __version__
 from airflow_provider_plivo.transport.account import DEFAULT_TIMEOUT
 
-__all__ = ["get_provider_info"]
+__all__ = ["UI_FIELD_BEHAVIOUR", "get_provider_info"]
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port", "extra"],

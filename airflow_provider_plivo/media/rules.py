@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_plivo.media.sources import MediaFile
 
+__all__ = ["MMS_MEDIA_TYPES", "media_content_type", "media_file_problem", "validate_media_files"]
+
 MMS_MEDIA_TYPES: dict[str, str] = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",

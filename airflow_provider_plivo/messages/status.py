@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_plivo.transport.core import Plan
 
-__all__ = ["MessageListSearch", "message_states_plan", "path_id"]
+__all__ = ["MessageListSearch", "message_request", "message_states_plan", "path_id"]
 
 _PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 
