@@ -168,9 +168,8 @@ class PlivoHook(BaseHook):
         connection, fetched without blocking the event loop; close it (``async with``) when done."""
         from airflow_provider_plivo.transport.async_client import open_async_client
 
-        if "_account" not in self.__dict__:
-            conn = await self.aget_connection(self.plivo_conn_id)
-            self.__dict__["_account"] = PlivoAccount.from_connection(conn)
+        if "_account" not in self.__dict__:  # read without blocking the loop, once
+            self._account = PlivoAccount.from_connection(await self.aget_connection(self.plivo_conn_id))
         return await open_async_client(self._account, **self._client_settings())
 
     def test_connection(self) -> tuple[bool, str]:
