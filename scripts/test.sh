@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Set up and run every check: ruff, mypy and the import-linter contracts, then the whole pytest suite on the newest and the
-# oldest Airflow this provider supports. Extra arguments go to pytest.
+# Set up and run every check: ruff, mypy and the import-linter contracts, then the whole pytest
+# suite on the newest and the oldest Airflow this provider supports. Extra arguments go to
+# pytest, which runs one worker per core (PYTEST_WORKERS=0 for none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 newest=3.3.2
@@ -16,5 +17,5 @@ for version in ${AIRFLOW_VERSIONS:-$newest $oldest}; do
         PYTHONPATH=. "$venv/bin/lint-imports"
     fi
     echo "== Airflow $version: pytest"
-    "$venv/bin/pytest" "$@"
+    "$venv/bin/pytest" -n "${PYTEST_WORKERS:-auto}" "$@"
 done

@@ -120,17 +120,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(TIERS[folder])
 
 
-_FIGURES: list[str] = []
-
-
 @pytest.fixture
-def report_figure() -> Callable[[str], None]:
-    """Record a measured figure; all of them are printed at the end of the run, even when passing."""
-    return _FIGURES.append
+def report_figure(request: pytest.FixtureRequest) -> Callable[[str], None]:
+    """Record a measured figure; all of them are printed at the end of the run, even when passing
+    (carried in the test's report, so that they reach the summary from pytest-xdist's workers)."""
+    return lambda line: request.node.user_properties.append(("figure", line))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if _FIGURES:
+    figures = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "figure"
+    ]
+    if figures:
         terminalreporter.section("fault-injection figures")
-        for line in _FIGURES:
+        for line in figures:
             terminalreporter.write_line(line)
