@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from airflow_provider_plivo.transport.async_client import AsyncPlivoClient
     from airflow_provider_plivo.transport.client import PlivoClient
     from airflow_provider_plivo.transport.core import Plan
+    from airflow_provider_plivo.transport.limiter import HookLimiter
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "PlivoHook"]
 
@@ -124,16 +125,18 @@ class PlivoHook(BaseHook):
         return self._account.base_url
 
     @cached_property
-    def limiter(self) -> Any:
-        """This hook's ceilings over the limiter every hook of the account shares in this process."""
-        from airflow_provider_plivo.utils.rate_limit import RequestLimiter
+    def limiter(self) -> HookLimiter:
+        """This hook's ceilings over the one limiter every hook, trigger and notifier of the
+        account shares in this process (keyed by base URL and Auth ID)."""
+        from airflow_provider_plivo.transport.limiter import HookLimiter, account_limiter
 
-        s = self.settings
-        return RequestLimiter(
-            max_concurrency=s.max_concurrency,
-            rate_limit=s.rate_limit,
-            rate_limit_period=s.rate_limit_period,
-            adaptive=s.adaptive,
+        settings = self.settings
+        return HookLimiter(
+            account_limiter(self._account.base_url, self._account.auth_id),
+            max_concurrency=settings.max_concurrency,
+            rate_limit=settings.rate_limit,
+            rate_limit_period=settings.rate_limit_period,
+            adaptive=settings.adaptive,
             log=self.log,
         )
 

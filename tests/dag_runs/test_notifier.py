@@ -61,13 +61,14 @@ def _deadline_alert(text: str) -> list[dict[str, object]]:
     """Run PlivoNotifier as a deadline alert does: through Airflow's CallbackTrigger, with the
     context the scheduler gives it (the DAG run as a dict, and the deadline); its events."""
     import asyncio
+    import importlib
 
     try:
-        from airflow.triggers.callback import CallbackTrigger
+        trigger_class = importlib.import_module("airflow.triggers.callback").CallbackTrigger
     except ImportError:  # Airflow 3.1 names it for deadlines alone
-        from airflow.triggers.deadline import DeadlineCallbackTrigger as CallbackTrigger
+        trigger_class = importlib.import_module("airflow.triggers.deadline").DeadlineCallbackTrigger
 
-    trigger = CallbackTrigger(
+    trigger = trigger_class(
         callback_path=f"{PlivoNotifier.__module__}.{PlivoNotifier.__name__}",
         callback_kwargs={
             "src": "+14155550100",

@@ -8,7 +8,7 @@ import pytest
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.operators.media import PlivoMediaUploadOperator
 from airflow_provider_plivo.sandbox import PlivoSandbox
-from airflow_provider_plivo.utils.rate_limit import INITIAL_CONCURRENCY
+from airflow_provider_plivo.transport.limiter import INITIAL_CONCURRENCY
 
 
 @pytest.fixture
@@ -102,7 +102,8 @@ def test_adaptive_off_keeps_max_concurrency_in_flight(sandbox_env, make_media):
     assert 20 <= sandbox.peak_in_flight <= 24
 
 
-def test_max_concurrency_of_the_operator_is_a_ceiling_and_hook_params_can_turn_adaptation_off():
+def test_max_concurrency_of_the_operator_is_a_ceiling_and_hook_params_can_turn_adaptation_off(plivo_env):
+    plivo_env("http://127.0.0.1:9", login="MA1", password="t")
     ceiling = PlivoMediaUploadOperator(task_id="upload", files=["a.jpg"], max_concurrency=40).hook
     fixed = PlivoMediaUploadOperator(task_id="upload", files=["a.jpg"], hook_params={"adaptive": False}).hook
 

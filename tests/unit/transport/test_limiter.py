@@ -1,0 +1,793 @@
+"""The account limiter and a hook's view of it: each pure piece on a fake clock, the assertions
+of the per-hook limiter's tests (tests/test_rate_limit.py) ported to the fake clock, and the
+driver's waking of threads and coroutines on real time."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+
+from airflow_provider_plivo.limits import ACCOUNT_MAX_IN_FLIGHT, ACCOUNT_RATE_LIMIT, ACCOUNT_RATE_LIMIT_PERIOD
+from airflow_provider_plivo.sandbox import PlivoSandbox
+from airflow_provider_plivo.transport.limiter import (
+    INITIAL_CONCURRENCY,
+    AccountLimiter,
+    AccountLimits,
+    AccountShare,
+    AnswerWindow,
+    ConcurrencyWindow,
+    HookLimiter,
+    Pacer,
+    RetryAfterPause,
+    Slot,
+    account_limiter,
+    rate_wait,
+)
+
+
+class FakeClock:
+    """Monotonic seconds that move only when told."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Lines:
+    """A Log that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, msg: str, *args: object) -> None:
+        self.lines.append(msg % args)
+
+    def warning(self, msg: str, *args: object) -> None:
+        self.lines.append(msg % args)
+
+
+def view(
+    clock: FakeClock | None = None,
+    account: AccountLimiter | None = None,
+    *,
+    account_rate: int | None = ACCOUNT_RATE_LIMIT,
+    account_period: float = ACCOUNT_RATE_LIMIT_PERIOD,
+    **settings: Any,
+) -> HookLimiter:
+    """A hook's view; by default of a fresh account on ``clock`` (the per-hook limiter's tests
+    gave the hook the account's figures: ``account_rate``/``account_period``)."""
+    if account is None:
+        account = AccountLimiter(
+            rate_limit=account_rate, period=account_period, clock=clock or time.monotonic
+        )
+    defaults: dict[str, Any] = {"max_concurrency": 100, "rate_limit": 300, "rate_limit_period": 5.0}
+    return HookLimiter(account, **{**defaults, **settings})
+
+
+def start(limits: HookLimiter, clock: FakeClock | None = None) -> Slot:
+    """A place now, or (given the fake ``clock``) once the wait is over, as ``slot()`` would wait."""
+    while not isinstance(slot := limits.try_start(limits.account.clock()), Slot):
+        assert clock is not None, f"no place: wait {slot}"
+        assert not math.isinf(slot), "no place until an answer comes"
+        clock.advance(max(slot, 1e-6))  # a float's rounding may leave a wait too small to pass
+    return slot
+
+
+def answer_at_once(
+    limits: HookLimiter, clock: FakeClock, statuses: list[int], *, out_for: float = 0.02
+) -> None:
+    """Start one request per status together, keep them out ``out_for`` seconds (at least a
+    little: real requests take time), answer each, the last first (as ``with`` blocks end)."""
+    slots = [start(limits, clock) for _ in statuses]
+    clock.advance(max(out_for, 1e-4))
+    for slot, status in zip(slots, statuses, strict=True):
+        slot.answered(status)
+    for slot in reversed(slots):
+        limits.account.release(limits, slot)
+
+
+def run_sequentially(limits: HookLimiter, clock: FakeClock, seconds: float) -> list[float]:
+    """One request after another, each answered at once, for ``seconds`` of fake time; the starts."""
+    starts = []
+    deadline = clock() + seconds
+    while clock() < deadline:
+        slot = limits.try_start(clock())
+        if not isinstance(slot, Slot):
+            clock.advance(max(slot, 1e-6))  # a float's rounding may leave a wait too small to pass
+            continue
+        starts.append(clock())
+        slot.answered(200)
+        limits.account.release(limits, slot)
+    return starts
+
+
+def simulate(
+    limits: HookLimiter, clock: FakeClock, requests_: int, latencies: list[float]
+) -> tuple[list[float], int]:
+    """``requests_`` requests, as many at a time as ``limits`` allows, the n-th out for
+    ``latencies[n % len]`` fake seconds; their starts and the most in flight at once."""
+    out: list[tuple[float, Slot]] = []
+    starts: list[float] = []
+    most = 0
+    while len(starts) < requests_ or out:
+        slot = limits.try_start(clock()) if len(starts) < requests_ else math.inf
+        if isinstance(slot, Slot):
+            out.append((clock() + latencies[len(starts) % len(latencies)], slot))
+            starts.append(clock())
+            most = max(most, len(out))
+            continue
+        due = min((when for when, _ in out), default=math.inf)
+        clock.advance(max(1e-6, min(clock() + slot, due) - clock()))
+        for when, done in [o for o in out if o[0] <= clock()]:
+            out.remove((when, done))
+            done.answered(200)
+            limits.account.release(limits, done)
+    return starts, most
+
+
+def most_in_any_period(starts: list[float], period: float) -> int:
+    return max(sum(1 for t in starts if s <= t < s + period) for s in starts)
+
+
+# -- the pure pieces ---------------------------------------------------------------------------
+
+
+def answered(started: float, status: int, retry_after: float | None = None) -> Slot:
+    slot = Slot(started)
+    slot.answered(status, retry_after)
+    return slot
+
+
+def test_a_window_grows_by_one_per_clean_answer_only_while_full_and_fast():
+    window = ConcurrencyWindow(initial=4, ceiling=6, period=5.0)
+    for _ in range(4):
+        window.started(0.0, 4, pace_has_room=True)
+    for _ in range(4):
+        window.grow(answered(0.0, 200), 0.1)
+    assert window.concurrency == 6  # doubled, up to the ceiling
+
+    window.grow(answered(0.5, 200), 0.6)  # not full since 0.5: no growth
+    assert window.concurrency == 6
+
+
+def test_a_window_steps_back_when_answers_come_slow_but_not_below_the_start():
+    window = ConcurrencyWindow(initial=4, ceiling=10, period=5.0)
+    window.window = 6.0
+    window.grow(answered(0.0, 200), 0.1)
+    for n in range(20):
+        window.grow(answered(1.0 + n, 200), 2.0 + n)  # ten times the fastest round trip
+
+    assert window.concurrency == 4
+
+
+def test_a_window_halves_on_a_throttle_once_per_round_trip_then_grows_by_one_per_round_trip():
+    window = ConcurrencyWindow(initial=32, ceiling=100, period=5.0)
+    early = Slot(1.0)
+    assert window.may_cut(early)
+    window.cut(2.0)
+    assert window.concurrency == 16
+    assert not window.may_cut(early)
+    assert window.may_cut(Slot(2.5))
+
+    window.started(3.0, 16, pace_has_room=True)
+    for _ in range(16):
+        window.grow(answered(3.0, 200), 3.1)
+    assert window.window == pytest.approx(17, abs=0.05)  # one round trip's worth: about one more
+
+
+def test_a_pace_gives_a_sixth_at_once_then_the_rest_evenly_and_full_pace_after_a_calm_period():
+    clock = FakeClock()
+    pacer = Pacer(300, 5.0, clock=clock)
+    for _ in range(50):
+        assert pacer.wait(clock()) == 0
+        pacer.take(clock())
+    assert pacer.wait(clock()) == pytest.approx(1 / 50)  # 250 over the rest of the period: 50/s
+
+    clock.advance(5.0)  # a whole period without a throttle
+    assert pacer.pace(clock()) == 60
+    pacer.calm_again(clock())
+    assert pacer.pace(clock()) == 50
+
+
+def test_without_a_rate_limit_there_is_no_pace():
+    pacer = Pacer(None, 5.0, clock=FakeClock())
+    for _ in range(1000):
+        pacer.take(0.0)
+
+    assert pacer.wait(0.0) == 0
+
+
+def test_the_answer_window_dates_requests_by_their_answer_and_counts_those_in_flight():
+    answers = AnswerWindow(5.0)
+    assert rate_wait(answers, 3, 3, 0.0) == math.inf  # an answer must come first
+    for when in (1.0, 2.0, 3.0):
+        answers.add(when, clean=when != 2.0)
+    assert (len(answers), answers.clean) == (3, 2)
+    assert rate_wait(answers, 0, 3, 4.0) == pytest.approx(2.0)  # the first ages out at 6.0
+    assert rate_wait(answers, 0, 4, 4.0) == 0
+    assert rate_wait(answers, 0, 3, 6.0) == 0
+    assert (len(answers), answers.clean, answers.oldest_clean()) == (2, 1, 3.0)
+    assert rate_wait(answers, 10**6, None, 6.0) == 0
+
+
+def test_the_share_is_the_clean_answers_or_the_concurrency_holds_a_period_then_grows():
+    share = AccountShare(300, 5.0)
+    assert share.rate == 300
+    share.cut(10.0, clean=40, concurrency=16.0)
+    assert share.rate == 40
+    share.grow(answered(11.0, 200), 12.0, last_cut=10.0)  # held
+    share.grow(answered(9.0, 200), 12.0, last_cut=10.0)  # out before the cut: the account took it
+    assert share.rate == 41
+    share.grow(answered(14.0, 200), 15.0, last_cut=10.0)
+    assert share.rate == 42
+
+    answers = AnswerWindow(5.0)
+    answers.add(15.0, clean=True)
+    assert share.wait(answers, 41, 16.0) == pytest.approx(4.0)
+    assert share.wait(answers, 40, 16.0) == 0
+
+    unlimited = AccountShare(None, 5.0)
+    unlimited.cut(1.0, clean=3, concurrency=2.0)
+    unlimited.grow(answered(2.0, 200), 7.0, last_cut=1.0)
+    assert unlimited.rate is None
+
+
+def test_a_retry_after_pause_holds_until_the_latest_end():
+    pause = RetryAfterPause()
+    assert pause.wait(0.0) == 0
+    pause.hold(1.0, 2.0)
+    pause.hold(1.5, 0.5)
+
+    assert (pause.wait(2.0), pause.wait(3.0)) == (1.0, 0)
+
+
+def test_the_account_keeps_to_plivos_hard_limits_for_fixed_requests_too():
+    limits = AccountLimits(clock=FakeClock())
+    for _ in range(ACCOUNT_MAX_IN_FLIGHT):
+        assert limits.wait(0.0, adaptive=False) == 0
+        limits.start(0.0, adaptive=False)
+    assert limits.wait(0.0, adaptive=False) == math.inf
+    for _ in range(ACCOUNT_MAX_IN_FLIGHT):
+        limits.finish(answered(0.0, 200), 1.0)
+    for _ in range(ACCOUNT_RATE_LIMIT - ACCOUNT_MAX_IN_FLIGHT):
+        limits.start(1.0, adaptive=False)
+        limits.finish(answered(1.0, 200), 1.0)
+
+    assert limits.wait(2.0, adaptive=False) == pytest.approx(4.0)  # 300 answered since 1.0
+    assert limits.window.concurrency == INITIAL_CONCURRENCY  # the fixed requests filled no window
+
+
+# -- what the per-hook limiter held (tests/test_rate_limit.py), on the account -----------------
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_never_more_in_flight_or_per_period_than_the_ceilings(adaptive):
+    clock = FakeClock()
+    limits = view(clock, max_concurrency=4, rate_limit=12, rate_limit_period=0.2, adaptive=adaptive)
+    starts, most = simulate(limits, clock, 60, [0.0, 0.002, 0.004])
+
+    assert most <= 4
+    # Every request started within one period of another is still counted at the later start.
+    assert most_in_any_period(starts, 0.2) <= 12
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_never_more_in_flight_or_per_period_than_the_ceilings_across_threads(adaptive):
+    limits = view(max_concurrency=4, rate_limit=12, rate_limit_period=0.05, adaptive=adaptive)
+    lock = threading.Lock()
+    in_flight, most, starts = 0, 0, []
+
+    def request(n: int) -> None:
+        nonlocal in_flight, most
+        with limits.slot() as slot:
+            with lock:
+                in_flight += 1
+                most = max(most, in_flight)
+                starts.append(time.monotonic())
+            time.sleep(0.002 * (n % 3))
+            with lock:
+                in_flight -= 1
+            slot.answered(200)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(request, range(60)))
+
+    assert most <= 4
+    assert most_in_any_period(starts, 0.05) <= 12
+
+
+def test_concurrency_starts_at_32_doubles_each_round_trip_and_stops_at_the_ceiling():
+    clock = FakeClock()
+    limits = view(clock, max_concurrency=80, rate_limit=None, account_rate=None)
+    assert limits.concurrency == INITIAL_CONCURRENCY == 32
+
+    answer_at_once(limits, clock, [200] * 32)
+    assert limits.concurrency == 64
+    answer_at_once(limits, clock, [200] * 64)
+    assert limits.concurrency == 80
+    assert limits.account.limits.window.concurrency == 100  # the account grew to Plivo's limit
+
+
+def test_a_window_not_filled_does_not_grow():
+    clock = FakeClock()
+    limits = view(clock)
+    for _ in range(20):  # one request at a time, as a sensor polls
+        answer_at_once(limits, clock, [200], out_for=0)
+
+    assert limits.concurrency == 32
+
+
+def test_a_throttle_halves_the_concurrency_and_keeps_to_the_share_once_per_round_trip():
+    clock = FakeClock()
+    limits = view(clock)
+    answer_at_once(limits, clock, [200] * 32)
+    late = [start(limits) for _ in range(3)]
+    clock.advance(0.01)
+    answer_at_once(limits, clock, [429])  # the cut: the share is the 32 clean answers of the period
+    assert (limits.concurrency, limits.rate) == (32, 32)
+    for slot in late:  # out before the cut: no second cut, and the one the account took counts
+        slot.answered(200 if slot is late[0] else 429)
+        limits.account.release(limits, slot)
+
+    assert (limits.concurrency, limits.rate, limits.throttles) == (32, 33, 3)
+
+
+@pytest.mark.parametrize(("status", "retry_after"), [(503, None), (429, 0.0)])
+def test_503_and_429_are_throttles(status, retry_after):
+    clock = FakeClock()
+    limits = view(clock)
+    answer_at_once(limits, clock, [200] * 4, out_for=0)
+    with limits.slot() as slot:
+        slot.answered(status, retry_after=retry_after)
+
+    assert (limits.concurrency, limits.rate, limits.throttles) == (16, 16, 1)
+
+
+def test_a_retry_after_on_a_success_is_no_throttle():
+    clock = FakeClock()
+    limits = view(clock)
+    with limits.slot() as slot:
+        slot.answered(200, retry_after=0.0)
+
+    assert (limits.concurrency, limits.rate, limits.throttles) == (32, 300, 0)
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_retry_after_holds_every_new_request_of_the_account(adaptive):
+    clock = FakeClock()
+    limits = view(clock, adaptive=adaptive)
+    other = view(account=limits.account, adaptive=not adaptive)
+    with limits.slot() as slot:
+        slot.answered(429, retry_after=0.3)
+
+    assert limits.try_start(clock()) == pytest.approx(0.3)
+    assert other.try_start(clock()) == pytest.approx(0.3)
+    clock.advance(0.3)
+    assert isinstance(limits.try_start(clock()), Slot)
+
+
+def test_retry_after_holds_a_waiting_thread_on_real_time():
+    limits = view()
+    with limits.slot() as slot:
+        slot.answered(429, retry_after=0.1)
+    asked = time.monotonic()
+    with limits.slot():
+        started = time.monotonic()
+
+    assert started - asked >= 0.09
+
+
+def test_the_share_holds_for_a_period_then_grows_with_clean_answers():
+    clock = FakeClock()
+    limits = view(clock, rate_limit=100, rate_limit_period=0.3, account_rate=100, account_period=0.3)
+    answer_at_once(limits, clock, [200] * 5, out_for=0)
+    answer_at_once(limits, clock, [429], out_for=0)
+    assert limits.rate == 16  # five clean answers, but at least the concurrency it keeps (32 / 2)
+    clock.advance(0.3)  # the hold is over, and the five clean answers aged out
+
+    answer_at_once(limits, clock, [200] * 4, out_for=0)
+    assert limits.rate == 20
+
+
+def test_adaptive_off_keeps_the_fixed_limits():
+    clock = FakeClock()
+    limits = view(clock, max_concurrency=8, adaptive=False)
+    answer_at_once(limits, clock, [200] * 8)
+    answer_at_once(limits, clock, [429] * 3)
+    answer_at_once(limits, clock, [200] * 8)
+
+    assert (limits.concurrency, limits.rate, limits.throttles) == (8, 300, 3)
+
+
+def test_coroutines_share_the_same_places():
+    limits = view(max_concurrency=2)
+    in_flight, most = 0, 0
+
+    async def request() -> None:
+        nonlocal in_flight, most
+        async with limits.aslot() as slot:
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            slot.answered(200)
+
+    async def main() -> None:
+        await asyncio.gather(*(request() for _ in range(7)))
+
+    asyncio.run(main())
+    assert most == 2
+
+
+ACCOUNT_AT_START = (
+    "the account in this process: 0 in flight of {} (Plivo allows 100), {} per 5 s, {} throttled answers"
+)
+
+
+def test_the_person_watching_reads_each_cut_and_where_the_hook_settled():
+    clock = FakeClock()
+    lines = Lines()
+    limits = view(clock, log=lines)
+    answer_at_once(limits, clock, [200] * 32)
+    assert lines.lines == [
+        "Settled: at most 64 requests to Plivo in flight and 300 per 5 s; 0 throttled answers "
+        "(429, 503) absorbed; " + ACCOUNT_AT_START.format(64, 300, 0)
+    ]
+    answer_at_once(limits, clock, [200])  # nothing changed: nothing more to say
+    answer_at_once(limits, clock, [200] * 3 + [429])
+
+    assert len(lines.lines) == 2
+    assert lines.lines[1].startswith(
+        "Plivo throttled a request (HTTP 429): at most 32 requests to Plivo in flight and 33 per 5 s; "
+        "1 throttled answers (429, 503) absorbed; the account in this process: "
+    )
+    assert limits.describe() == (
+        "at most 32 requests to Plivo in flight and 36 per 5 s; 1 throttled answers (429, 503) absorbed; "
+        + ACCOUNT_AT_START.format(32, 36, 1)
+    )
+
+
+def test_sandbox_answers_429_beyond_max_in_flight_and_refused_requests_hold_no_place():
+    with PlivoSandbox(max_in_flight=2, latency_ms=150) as sandbox:
+        url = f"{sandbox.url}/v1/Account/{sandbox.auth_id}/Media/"
+        auth = (sandbox.auth_id, sandbox.auth_token)
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            answers = list(pool.map(lambda _: requests.get(url, auth=auth, timeout=5), range(4)))
+        after = requests.get(url, auth=auth, timeout=5)
+
+    assert sorted(answer.status_code for answer in answers) == [200, 200, 429, 429]
+    assert all("Retry-After" not in answer.headers for answer in answers)
+    assert after.status_code == 200
+
+
+def test_a_hook_without_a_rate_limit_gets_no_share_on_a_throttle():
+    clock = FakeClock()
+    limits = view(clock, rate_limit=None, account_rate=None)
+    answer_at_once(limits, clock, [429])
+
+    assert (limits.concurrency, limits.rate) == (16, None)
+
+
+def test_a_hook_without_a_rate_limit_of_its_own_keeps_to_the_accounts_share():
+    clock = FakeClock()
+    limits = view(clock, rate_limit=None)
+    answer_at_once(limits, clock, [429])
+
+    assert (limits.concurrency, limits.rate) == (16, 16)
+
+
+def test_a_fast_refusal_does_not_make_every_later_answer_look_slow():
+    clock = FakeClock()
+    limits = view(clock, rate_limit=None, account_rate=None)
+    answer_at_once(limits, clock, [404], out_for=0)  # refused before its body was read
+    answer_at_once(limits, clock, [200] * 32, out_for=0.05)
+
+    assert limits.concurrency == 64
+
+
+def test_the_fastest_round_trip_is_the_last_periods():
+    clock = FakeClock()
+    limits = view(clock, rate_limit=None, rate_limit_period=0.2, account_rate=None, account_period=0.2)
+    answer_at_once(limits, clock, [200], out_for=0.001)
+    clock.advance(0.25)  # that fast answer is older than a period: it says nothing of the queue now
+    answer_at_once(limits, clock, [200] * 32, out_for=0.05)
+
+    assert limits.concurrency == 64
+
+
+def test_alone_a_hook_keeps_to_the_full_rate_limit_not_less():
+    clock = FakeClock()  # 10 at once, then 100 per second, then 120 per second
+    limits = view(clock, rate_limit=60, rate_limit_period=0.5, account_rate=60, account_period=0.5)
+    starts = run_sequentially(limits, clock, 2.0)
+
+    later = [t for t in starts if t >= starts[0] + 1.0]
+    assert 56 <= max(sum(1 for t in later if s <= t < s + 0.5) for s in later if s <= later[-1] - 0.5) <= 60
+
+
+def test_after_a_throttle_one_request_at_a_time_says_nothing_more_until_something_changes():
+    clock = FakeClock()
+    lines = Lines()
+    limits = view(clock, log=lines)
+    answer_at_once(limits, clock, [200] * 4 + [429], out_for=0)
+    said = len(lines.lines)
+    for _ in range(50):  # pages of a list, one after another: the share grows, nothing else
+        answer_at_once(limits, clock, [200], out_for=0)
+
+    assert len(lines.lines) == said
+
+
+# -- hooks on one account -----------------------------------------------------------------------
+
+
+def test_one_limiter_per_account_in_a_process():
+    one = account_limiter("https://api.plivo.com", "MATEST00000000000001")
+
+    assert account_limiter("https://api.plivo.com/", "MATEST00000000000001") is one
+    assert account_limiter("https://api.plivo.com", "MATEST00000000000002") is not one
+    assert account_limiter("http://127.0.0.1:8080", "MATEST00000000000001") is not one
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = set(
+            pool.map(lambda _: id(account_limiter("https://x.test", "MATEST00000000000003")), range(64))
+        )
+    assert len(found) == 1
+
+
+def test_hooks_of_one_account_learn_from_each_others_answers():
+    clock = FakeClock()
+    lines, others = Lines(), Lines()
+    first = view(clock, log=lines)
+    second = view(account=first.account, log=others)
+    answer_at_once(first, clock, [200] * 4 + [429], out_for=0)
+
+    assert (second.concurrency, second.rate, second.throttles) == (
+        16,
+        20,
+        0,
+    )  # 16, and the 4 out before the cut
+    assert lines.lines[0].startswith("Plivo throttled a request (HTTP 429): at most 16")
+    assert others.lines == []  # the cut is told where it happened
+    assert "1 throttled answers" in second.describe()
+
+
+def test_a_hooks_own_ceilings_hold_on_an_account_with_room():
+    clock = FakeClock()
+    small = view(clock, max_concurrency=3, rate_limit=5, rate_limit_period=1.0)
+    big = view(account=small.account)
+    slots = [start(small) for _ in range(3)]
+    assert small.try_start(clock()) == math.inf
+    assert isinstance(big.try_start(clock()), Slot)
+    for slot in slots:
+        slot.answered(200)
+        small.account.release(small, slot)
+    answer_at_once(small, clock, [200, 200], out_for=0)
+
+    assert small.try_start(clock()) == pytest.approx(1.0, abs=1e-3)  # 5 answered in its period
+    assert repr(small).startswith(
+        "HookLimiter(3 in flight of 3, 5 per 1 s of 5, adaptive=True; AccountLimiter("
+    )
+
+
+def test_a_fixed_hook_skips_the_accounts_window_but_not_plivos_limits():
+    clock = FakeClock()
+    adaptive = view(clock)
+    fixed = view(account=adaptive.account, adaptive=False)
+    answer_at_once(adaptive, clock, [200] * 4 + [429], out_for=0)  # the window is 16 now
+    slots = [start(fixed) for _ in range(ACCOUNT_MAX_IN_FLIGHT)]
+
+    assert fixed.concurrency == 100
+    assert fixed.try_start(clock()) == math.inf
+    assert adaptive.try_start(clock()) == math.inf
+    for slot in slots:
+        adaptive.account.release(fixed, slot)  # no answer: neutral
+    assert isinstance(fixed.try_start(clock()), Slot)
+
+
+def test_bad_limits_are_refused():
+    with pytest.raises(ValueError, match="1 or more"):
+        view(max_concurrency=0)
+    with pytest.raises(ValueError, match="1 or more"):
+        AccountLimiter(max_in_flight=0)
+
+
+# -- the driver: waiters woken, not polling -----------------------------------------------------
+
+
+class Counting(HookLimiter):
+    """A view that counts how often it is asked for a place."""
+
+    asked = 0
+
+    def try_start(self, now: float) -> Slot | float:
+        self.asked += 1
+        return super().try_start(now)
+
+
+def counting(account: AccountLimiter, **settings: Any) -> Counting:
+    return Counting(
+        account, **{"max_concurrency": 1, "rate_limit": None, "rate_limit_period": 5.0, **settings}
+    )
+
+
+def test_a_waiting_thread_is_woken_as_soon_as_a_place_frees():
+    limits = counting(AccountLimiter())
+    holder = limits.account.acquire(limits)
+    woke: list[float] = []
+
+    def wait() -> None:
+        limits.account.acquire(limits)
+        woke.append(time.monotonic())
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.1)
+    asked = limits.asked
+    freed = time.monotonic()
+    limits.account.release(limits, holder)
+    waiter.join(1)
+
+    assert asked == 2  # asked once on arrival, once more for the wait: no polling in between
+    assert woke[0] - freed < 0.01
+
+
+def test_a_waiting_coroutine_is_woken_as_soon_as_a_place_frees_and_never_polls():
+    limits = counting(AccountLimiter())
+
+    async def main() -> tuple[float, int]:
+        holder = await limits.account.aacquire(limits)
+        waiter = asyncio.ensure_future(limits.account.aacquire(limits))
+        await asyncio.sleep(0.1)
+        asked = limits.asked
+        assert limits.account.waiting == 1
+        freed = time.monotonic()
+        limits.account.release(limits, holder)
+        await waiter
+        return time.monotonic() - freed, asked
+
+    delay, asked = asyncio.run(main())
+    assert asked == 2  # once for the holder, once for the waiter: nothing while it waited
+    assert delay < 0.01
+
+
+def test_a_coroutine_is_woken_by_a_place_freed_in_another_thread():
+    limits = counting(AccountLimiter())
+    holder = limits.account.acquire(limits)
+
+    async def main() -> float:
+        threading.Timer(0.05, limits.account.release, (limits, holder)).start()
+        asked = time.monotonic()
+        await limits.account.aacquire(limits)
+        return time.monotonic() - asked
+
+    assert 0.04 <= asyncio.run(main()) < 0.06
+
+
+def test_a_coroutine_waits_out_a_known_wait_on_a_timer():
+    limits = view(max_concurrency=10, rate_limit=None)
+    with limits.slot() as slot:
+        slot.answered(429, retry_after=0.05)
+
+    async def main() -> float:
+        asked = time.monotonic()
+        async with limits.aslot():
+            return time.monotonic() - asked
+
+    assert 0.045 <= asyncio.run(main()) < 0.07
+
+
+def test_a_cancelled_waiter_leaks_no_place():
+    limits = counting(AccountLimiter())
+
+    async def main() -> None:
+        holder = await limits.account.aacquire(limits)
+        waiter = asyncio.ensure_future(limits.account.aacquire(limits))
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert (limits.account.waiting, limits.in_flight, limits.account.limits.in_flight) == (0, 1, 1)
+
+        racing = asyncio.ensure_future(limits.account.aacquire(limits))
+        await asyncio.sleep(0)
+        limits.account.release(limits, holder)  # wakes it ...
+        racing.cancel()  # ... but it is cancelled before it runs
+        with pytest.raises(asyncio.CancelledError):
+            await racing
+        assert (limits.account.waiting, limits.in_flight, limits.account.limits.in_flight) == (0, 0, 0)
+        async with limits.aslot():
+            assert limits.in_flight == 1
+
+    asyncio.run(main())
+    assert limits.in_flight == 0
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_200_hooks_of_one_account_never_have_more_than_100_in_flight(adaptive):
+    account = (
+        account_limiter("https://api.plivo.com", f"MATEST0000000000020{int(adaptive)}")
+        if not adaptive
+        else AccountLimiter(rate_limit=None)  # no pace: the window alone decides, and quickly
+    )
+    hooks = [
+        HookLimiter(account, max_concurrency=100, rate_limit=300, rate_limit_period=5.0, adaptive=adaptive)
+    ]
+    hooks += [
+        HookLimiter(account, max_concurrency=100, rate_limit=300, rate_limit_period=5.0, adaptive=adaptive)
+        for _ in range(199)
+    ]
+    in_flight, most = 0, 0
+
+    async def sensor(hook: HookLimiter) -> None:
+        nonlocal in_flight, most
+        async with hook.aslot() as slot:
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            slot.answered(200)
+
+    async def main() -> None:
+        await asyncio.gather(*map(sensor, hooks))
+
+    asyncio.run(main())
+    assert most <= ACCOUNT_MAX_IN_FLIGHT
+    assert most >= (90 if not adaptive else INITIAL_CONCURRENCY)
+    assert (account.waiting, account.limits.in_flight) == (0, 0)
+
+
+def test_several_event_loops_and_threads_share_one_account():
+    account = AccountLimiter(max_in_flight=10, rate_limit=None)
+    lock = threading.Lock()
+    in_flight, most = 0, 0
+
+    def count(step: int) -> None:
+        nonlocal in_flight, most
+        with lock:
+            in_flight += step
+            most = max(most, in_flight)
+
+    def loop_of_coroutines() -> None:
+        hook = HookLimiter(account, max_concurrency=8, rate_limit=None, rate_limit_period=5.0, adaptive=False)
+
+        async def one() -> None:
+            async with hook.aslot() as slot:
+                count(1)
+                await asyncio.sleep(0.005)
+                count(-1)
+                slot.answered(200)
+
+        async def main() -> None:
+            await asyncio.gather(*(one() for _ in range(25)))
+
+        asyncio.run(main())
+
+    def blocking() -> None:
+        hook = HookLimiter(account, max_concurrency=8, rate_limit=None, rate_limit_period=5.0, adaptive=False)
+        for _ in range(10):
+            with hook.slot() as slot:
+                count(1)
+                time.sleep(0.002)
+                count(-1)
+                slot.answered(200)
+
+    threads = [threading.Thread(target=loop_of_coroutines) for _ in range(4)]
+    threads += [threading.Thread(target=blocking) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert most <= 10
+    assert (account.waiting, account.limits.in_flight, len(account.limits.answers)) == (0, 0, 140)
