@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_plivo.sandbox.dag_runs import task_states
+from tests.support.dag_runs import task_states
 
 RETRIED_DAG = "test_dags/retried_dag.py"
 
