@@ -79,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from airflow_provider_plivo.sandbox.server import PlivoSandbox
     except ImportError as err:
-        if err.name not in _EXTRA_MODULES:
+        if (err.name or "").partition(".")[0] not in _EXTRA_MODULES:
             raise
         parser.exit(1, f"plivo-sandbox: {err}\n")
 
