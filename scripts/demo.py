@@ -24,8 +24,12 @@ os.environ.update(
     PLIVO_DELIVERY_POLL_SECONDS="1",
 )
 
+# The demo runs from a clone: its test tooling (tests/support) is importable from the clone's root,
+# appended after site-packages so that the installed package is the one the demo runs.
+sys.path.append(str(EXAMPLE_DAGS.parent))
+
 from airflow_provider_plivo.sandbox import PlivoSandbox  # noqa: E402
-from airflow_provider_plivo.sandbox.dag_runs import (  # noqa: E402
+from tests.support.dag_runs import (  # noqa: E402
     migrate_metadata_db,
     run_dag_file,
     task_states,

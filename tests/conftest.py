@@ -9,18 +9,24 @@ importing this module.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_plivo.sandbox.dag_runs import migrate_metadata_db, run_dag_file
-
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from airflow_provider_plivo.sandbox.pytest_plugin import SandboxFactory
+
+# pytest puts tests/ on sys.path, not the clone, so tests.support needs the clone appended: after
+# site-packages, so that the installed package, not the working tree, is what the tests import.
+sys.path.append(str(Path(__file__).resolve().parent.parent))
+from tests.support.dag_runs import migrate_metadata_db, run_dag_file
+
+pytest_plugins = ["airflow_provider_plivo.sandbox.pytest_plugin"]
 
 REPO = Path(__file__).resolve().parent.parent
 AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="plivo-airflow-home-"))
@@ -87,7 +93,7 @@ def make_media(tmp_path: Path) -> Callable[..., list[str]]:
 def plivo_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     """Point ``plivo_default`` at a URL no sandbox serves, with the given credentials and extras.
 
-    For a sandbox, use the ``plivo_sandbox_factory`` fixture (shipped with the package).
+    For a sandbox, use the ``plivo_sandbox_factory`` fixture (the sandbox's pytest plugin).
     """
 
     def point(url: str, *, login: str, password: str, **extra: Any) -> None:

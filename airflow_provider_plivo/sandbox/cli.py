@@ -8,8 +8,8 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
+from airflow_provider_plivo.sandbox.credentials import SANDBOX_AUTH_ID, SANDBOX_AUTH_TOKEN
 from airflow_provider_plivo.sandbox.faults import FAULT_KINDS, check_fault_kind
-from airflow_provider_plivo.sandbox.server import SANDBOX_AUTH_ID, SANDBOX_AUTH_TOKEN, PlivoSandbox
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -19,6 +19,8 @@ __all__ = ["DEFAULT_PORT", "main"]
 
 DEFAULT_PORT = 8765
 """Airflow 3's API server takes 8080, so the sandbox keeps clear of it."""
+_EXTRA_MODULES = ("python_multipart",)
+"""What the ``sandbox`` extra installs, as imported."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,6 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds a client may stay silent mid-request before it is cut off (default 10)",
     )
     args = parser.parse_args(argv)
+    try:
+        from airflow_provider_plivo.sandbox.server import PlivoSandbox
+    except ImportError as err:
+        if (err.name or "").partition(".")[0] not in _EXTRA_MODULES:
+            raise
+        parser.exit(1, f"plivo-sandbox: {err}\n")
 
     sandbox = PlivoSandbox(
         auth_id=args.auth_id,

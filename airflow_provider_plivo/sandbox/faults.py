@@ -76,10 +76,11 @@ RANDOM_FAULT_KINDS = ("500", "503", "429", "reset", "lost")
 
 
 class FaultPlan:
-    """Decides which upload request gets which fault; thread-safe.
+    """Decides which request to one endpoint (uploads, sends or status reads) gets which fault;
+    thread-safe.
 
-    :param scripted: upload request number (1-based) -> fault kind.
-    :param rate: chance, 0 to 1, that an unscripted upload request gets a random fault.
+    :param scripted: request number (1-based, counted per endpoint) -> fault kind.
+    :param rate: chance, 0 to 1, that an unscripted request gets a random fault.
     :param seed: seed for the random faults, so a run can be repeated exactly.
     :param random_kinds: the kinds random faults are drawn from.
     :param kinds: the kinds this plan accepts.
@@ -104,12 +105,12 @@ class FaultPlan:
         self._rate = rate
         self._random = random.Random(seed)
         self._lock = threading.Lock()
-        self._uploads = 0
+        self._requests = 0
         self.injected: list[tuple[int, str]] = []
-        """(upload request number, kind) for every fault injected so far."""
+        """(request number, kind) for every fault injected so far."""
 
     def script(self, faults: Mapping[int, str]) -> None:
-        """Add scripted faults: upload request number (1-based, counted from the start) -> kind."""
+        """Add scripted faults: request number (1-based, counted from the start) -> kind."""
         for kind in faults.values():
             check_fault_kind(kind, self._kinds)
         with self._lock:
@@ -118,12 +119,12 @@ class FaultPlan:
     def next_request(self) -> str | None:
         """Count one request and return the fault it gets, if any."""
         with self._lock:
-            self._uploads += 1
-            kind = self._scripted.get(self._uploads)
+            self._requests += 1
+            kind = self._scripted.get(self._requests)
             if kind is None and self._rate and self._random.random() < self._rate:
                 kind = self._random.choice(self._random_kinds)
             if kind is not None:
-                self.injected.append((self._uploads, kind))
+                self.injected.append((self._requests, kind))
             return kind
 
 

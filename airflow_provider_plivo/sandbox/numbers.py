@@ -13,10 +13,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-__all__ = ["MAX_DESTINATIONS", "Destinations", "e164", "split_destinations"]
-
-MAX_DESTINATIONS = 1000
-"""Unique numbers Plivo accepts in one send."""
+__all__ = ["Destinations", "e164", "split_destinations"]
 
 _DIGITS = re.compile(r"\+?[0-9]{8,15}")
 """E.164's shape: a country code and number, at most 15 digits; the '+' is optional to Plivo."""

@@ -1,6 +1,10 @@
 """pytest fixtures for DAG tests: sandboxes behind Airflow connections, stopped after each test.
 
-Installed with the package as a pytest plugin, so any project can write::
+Opt-in (with the ``sandbox`` extra installed): name it in your ``conftest.py``::
+
+    pytest_plugins = ["airflow_provider_plivo.sandbox.pytest_plugin"]
+
+and any test can write::
 
     def test_my_dag(plivo_sandbox):
         ...  # PlivoHook() / the operators now talk to plivo_sandbox

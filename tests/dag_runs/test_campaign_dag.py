@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
+from tests.support.dag_runs import task_states, xcom_value
 
 pytestmark = pytest.mark.dag
 CAMPAIGN_DAG = "example_dags/example_plivo_mms_campaign.py"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_plivo.sandbox.dag_runs import task_states
+from tests.support.dag_runs import task_states
 
 RETRIED_DAG = "test_dags/retried_dag.py"
 

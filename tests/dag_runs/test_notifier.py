@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_plivo.get_provider_info import get_provider_info
 from airflow_provider_plivo.notifications.plivo import PlivoNotifier
-from airflow_provider_plivo.sandbox.dag_runs import task_states
+from tests.support.dag_runs import task_states
 
 if TYPE_CHECKING:
     from airflow_provider_plivo.sandbox import PlivoSandbox

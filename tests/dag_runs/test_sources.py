@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_plivo.media.sources import expand_media_entries, media_batches
-from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
+from tests.support.dag_runs import task_states, xcom_value
 
 UPLOAD_DAG = "test_dags/upload_dag.py"
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_plivo.sandbox.dag_runs import task_states
-from airflow_provider_plivo.sandbox.dag_runs import xcom_value as xcom
+from tests.support.dag_runs import task_states
+from tests.support.dag_runs import xcom_value as xcom
 
 pytestmark = pytest.mark.dag
 UPLOAD_DAG = "test_dags/upload_dag.py"

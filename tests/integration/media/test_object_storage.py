@@ -31,7 +31,7 @@ from airflow_provider_plivo.media.sources import (
     media_file,
     store_failure,
 )
-from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
+from tests.support.dag_runs import task_states, xcom_value
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -320,10 +320,12 @@ def test_the_openlineage_listener_reports_one_dataset_per_object(
         [
             sys.executable,
             "-c",
-            "import json, sys; from airflow_provider_plivo.sandbox.dag_runs import run_dag_file; "
+            "import json, sys; sys.path.append(sys.argv[3]); "
+            "from tests.support.dag_runs import run_dag_file; "
             "run_dag_file(sys.argv[1], files=json.loads(sys.argv[2]))",
             str(dags_folder / "test_dags" / "lineage_dag.py"),
             json.dumps(files),
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
         ],
         env={
             **os.environ,

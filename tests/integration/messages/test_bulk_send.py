@@ -9,8 +9,8 @@ import pytest
 
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.sandbox.dag_runs import task_states, xcom_value
 from airflow_provider_plivo.version_compat import has_task_state_store
+from tests.support.dag_runs import task_states, xcom_value
 
 if TYPE_CHECKING:
     from airflow_provider_plivo.sandbox import PlivoSandbox, SandboxRequest

@@ -9,7 +9,9 @@ outside a task has no public Airflow 3 interface except the REST API, which need
 server; so these helpers read the metadata database through Airflow's internal ORM
 (``XComModel``, ``TaskInstance``, ``create_session``) and ``airflow.utils.db``. They are kept for
 tests and demos, which pin Airflow's version (CI runs them on 3.1.8 and 3.3.2), and may need
-changes when Airflow's internals change.
+changes when Airflow's internals change. Hence here, beside the tests, and out of the wheel: the
+tests import it as ``tests.support.dag_runs`` (tests/conftest.py makes the clone importable) and
+so does scripts/demo.py.
 """
 
 from __future__ import annotations

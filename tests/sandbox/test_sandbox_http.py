@@ -21,7 +21,7 @@ import requests
 from airflow_provider_plivo.sandbox import PlivoSandbox
 from airflow_provider_plivo.sandbox.faults import FaultPlan
 from airflow_provider_plivo.sandbox.pytest_plugin import SandboxFactory
-from airflow_provider_plivo.sandbox.records import message_units
+from airflow_provider_plivo.sandbox.wire_records import message_units
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

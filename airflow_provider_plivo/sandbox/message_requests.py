@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_plivo.limits import MAX_MEDIA_PER_MESSAGE, MAX_TEXT_LENGTH
-from airflow_provider_plivo.sandbox.numbers import MAX_DESTINATIONS, split_destinations
+from airflow_provider_plivo.limits import MAX_MEDIA_PER_MESSAGE, MAX_NUMBERS_PER_MESSAGE, MAX_TEXT_LENGTH
+from airflow_provider_plivo.sandbox.numbers import split_destinations
 from airflow_provider_plivo.sandbox.responses import SandboxHTTPError
 
 __all__ = ["MESSAGE_TYPES", "Send", "read_send"]
@@ -56,9 +56,10 @@ def read_send(body: Any) -> Send:
     unique = len(destinations.valid) + len(destinations.invalid)
     if not unique:
         raise SandboxHTTPError(400, "dst is required")
-    if unique > MAX_DESTINATIONS:
+    if unique > MAX_NUMBERS_PER_MESSAGE:
         raise SandboxHTTPError(
-            400, f"too many destination numbers: {unique} unique; at most {MAX_DESTINATIONS} per request"
+            400,
+            f"too many destination numbers: {unique} unique; at most {MAX_NUMBERS_PER_MESSAGE} per request",
         )
     if not destinations.valid:
         raise SandboxHTTPError(400, _not_valid(destinations.invalid))

@@ -9,13 +9,17 @@ import os
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from airflow_provider_plivo.exceptions import PlivoError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.sandbox import PlivoSandbox, dag_runs
 from airflow_provider_plivo.version_compat import has_task_state_store
+from tests.support import dag_runs
+
+if TYPE_CHECKING:
+    from airflow_provider_plivo.sandbox import PlivoSandbox
 
 UPLOAD_DAG = "test_dags/upload_dag.py"
 RESUME_DAG = "test_dags/resume_dag.py"

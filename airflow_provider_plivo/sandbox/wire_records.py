@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
 __all__ = ["message_units", "page", "plivo_time", "price", "upload_time"]
@@ -60,14 +60,13 @@ def price(message_type: str, units: int) -> tuple[str, str]:
 def page(
     path: str,
     query: Mapping[str, Sequence[str]],
-    objects: Sequence[Any],
+    objects: Sequence[dict[str, Any]],
     *,
+    total: int,
     limit: int,
     offset: int,
-    render: Callable[[Any], dict[str, Any]] = dict,
 ) -> dict[str, Any]:
-    """One page of ``objects`` (all of them, in order) with Plivo's ``meta``; only the page's
-    objects are turned into records by ``render``, so a long list costs one page's work.
+    """One page, ``objects`` (the records at ``offset`` of a list of ``total``), with Plivo's ``meta``.
 
     The links keep the request's other parameters (a list's filters) after offset and limit.
     """
@@ -78,7 +77,6 @@ def page(
     def link(at: int) -> str:
         return f"{path.rstrip('/')}?{urlencode([('offset', at), ('limit', limit), *filters])}"
 
-    total = len(objects)
     return {
         "meta": {
             "limit": limit,
@@ -87,5 +85,5 @@ def page(
             "previous": link(max(0, offset - limit)) if offset > 0 else None,
             "total_count": total,
         },
-        "objects": [render(obj) for obj in objects[offset : offset + limit]],
+        "objects": list(objects),
     }
