@@ -365,11 +365,7 @@ class AccountLimits:
         period: float = ACCOUNT_RATE_LIMIT_PERIOD,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_in_flight < 1 or (rate_limit is not None and rate_limit < 1) or period <= 0:
-            raise ValueError(
-                "an account limit needs 1 or more requests in flight and per period > 0, got "
-                f"{max_in_flight} in flight, {rate_limit}/{period}"
-            )
+        _check_limits("an account limit", max_in_flight, rate_limit, period)
         self.max_in_flight = max_in_flight
         self.rate_limit = rate_limit
         self.period = period
@@ -559,11 +555,7 @@ class HookLimiter:
         adaptive: bool = True,
         log: Log | None = None,
     ) -> None:
-        if max_concurrency < 1 or (rate_limit is not None and rate_limit < 1) or rate_limit_period <= 0:
-            raise ValueError(
-                "a request limit needs 1 or more requests in flight and per period > 0, got "
-                f"{max_concurrency} in flight, {rate_limit}/{rate_limit_period}"
-            )
+        _check_limits("a request limit", max_concurrency, rate_limit, rate_limit_period)
         self.account = account
         self.max_concurrency = max_concurrency
         self.rate_limit = rate_limit
@@ -660,3 +652,11 @@ class HookLimiter:
     def report(self, line: str) -> None:
         if self.log is not None:
             self.log.info("%s", line)
+
+
+def _check_limits(what: str, in_flight: int, rate_limit: int | None, period: float) -> None:
+    if in_flight < 1 or (rate_limit is not None and rate_limit < 1) or period <= 0:
+        raise ValueError(
+            f"{what} needs 1 or more requests in flight and per period > 0, got "
+            f"{in_flight} in flight, {rate_limit}/{period}"
+        )
