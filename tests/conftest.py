@@ -113,7 +113,13 @@ def plivo_down(plivo_sandbox_factory: SandboxFactory) -> str:
     return sandbox.url
 
 
-TIERS = {"unit": "unit", "integration": "integration", "sandbox": "integration", "dag_runs": "dag"}
+TIERS = {
+    "unit": "unit",
+    "integration": "integration",
+    "sandbox": "integration",
+    "adversarial": "adversarial",
+    "dag_runs": "dag",
+}
 """Test folder -> the marker every test in it gets: ``-m unit`` runs the tier that needs no
 server (seconds), ``-m "not dag"`` everything but real DAG runs."""
 

@@ -6,9 +6,11 @@ loading its own configuration.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import math
 import re
+import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +38,12 @@ class PlivoAccount:
     def __repr__(self) -> str:
         return f"PlivoAccount(auth_id={self.auth_id!r}, base_url={self.base_url!r})"
 
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What no error text may repeat: the Auth Token, and the Basic credentials built from it."""
+        basic = base64.b64encode(f"{self.auth_id}:{self.auth_token}".encode()).decode()
+        return (self.auth_token, basic)
+
     @classmethod
     def from_connection(cls, conn: Any) -> PlivoAccount:
         name = conn.conn_id
@@ -52,6 +60,12 @@ class PlivoAccount:
                 f"Connection {name!r} has no {missing}: it needs the Plivo Auth ID as login "
                 "and the Auth Token as password"
             )
+        for field, value in (("login (Auth ID)", conn.login), ("password (Auth Token)", conn.password)):
+            if problem := _header_problem(value):
+                raise PlivoError(
+                    f"Connection {name!r}: {field} holds {problem}, which an HTTP header cannot carry; "
+                    "paste it again without it"
+                )
         raw_timeout = conn.extra_dejson.get("timeout", DEFAULT_TIMEOUT)
         try:
             timeout = float(raw_timeout)
@@ -68,6 +82,17 @@ class PlivoAccount:
             base_url=_base_url(conn.host, schema=conn.schema, port=conn.port, conn_id=name),
             timeout=timeout,
         )
+
+
+def _header_problem(value: str) -> str | None:
+    """Where ``value`` holds a character Basic auth cannot send (a pasted zero-width space, a
+    newline...), named without the value itself; None when it has none."""
+    for position, char in enumerate(str(value), start=1):
+        if not " " < char < "\x7f":
+            return (
+                f"{unicodedata.name(char, 'a control character')} (U+{ord(char):04X}) at character {position}"
+            )
+    return None
 
 
 def _base_url(host: str | None, *, schema: str | None, port: int | None, conn_id: str) -> str:

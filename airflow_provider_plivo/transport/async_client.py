@@ -92,15 +92,15 @@ class AsyncPlivoClient(ClientBase):
                 response = await self.session.request(**self._http_arguments(request), content=request.data)
                 tell(slot, response.status_code, response.headers)
         except httpx.ConnectTimeout as err:
-            raise self._failed(request, "connect-timeout") from err
+            raise self._failed(request, "connect-timeout", err) from err
         except httpx.PoolTimeout as err:
-            raise self._failed(request, "pool-timeout") from err
+            raise self._failed(request, "pool-timeout", err) from err
         except httpx.TimeoutException as err:
-            raise self._failed(request, "read-timeout") from err
+            raise self._failed(request, "read-timeout", err) from err
         except httpx.ConnectError as err:
-            raise self._failed(request, "connect", err) from err
+            raise self._failed(request, "connect", err, err) from err
         except httpx.TransportError as err:
-            raise self._failed(request, "broken", err) from err
+            raise self._failed(request, "broken", err, err) from err
         return self._answer(
             request, response.status_code, response.reason_phrase, response.headers, response.content
         )

@@ -103,13 +103,13 @@ class PlivoClient(ClientBase):
                 response = self.session.request(**self._http_arguments(request), data=request.data)
                 tell(slot, response.status_code, response.headers)
         except requests.ConnectTimeout as err:
-            raise self._failed(request, "connect-timeout") from err
+            raise self._failed(request, "connect-timeout", err) from err
         except requests.Timeout as err:
-            raise self._failed(request, "read-timeout") from err
+            raise self._failed(request, "read-timeout", err) from err
         except requests.ConnectionError as err:
             reason = getattr(err.args[0], "reason", err.args[0]) if err.args else err
             raise self._failed(
-                request, "connect" if isinstance(reason, NewConnectionError) else "broken", reason
+                request, "connect" if isinstance(reason, NewConnectionError) else "broken", err, reason
             ) from err
         return self._answer(
             request, response.status_code, response.reason, response.headers, response.content

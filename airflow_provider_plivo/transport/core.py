@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -60,6 +62,7 @@ __all__ = [
     "parse_response",
     "retry_after_seconds",
     "retry_reason",
+    "scrub",
     "send_is_safe_to_retry",
     "tell",
 ]
@@ -236,10 +239,29 @@ def tell(slot: Slot | None, status: int, headers: Mapping[str, str]) -> None:
         slot.answered(status, retry_after_seconds(headers.get("Retry-After")))
 
 
+_BASIC_CREDENTIALS = re.compile(r"(?i)\bbasic\s+[A-Za-z0-9+/=_-]{6,}")
+
+
+def scrub(text: str, secrets: Sequence[str] = ()) -> str:
+    """``text`` with every ``secret`` and any ``Basic ...`` credentials blanked out: a proxy or
+    gateway may echo the request's headers in its error page, and error texts reach logs."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return _BASIC_CREDENTIALS.sub("Basic ***", text)
+
+
 def parse_response(
-    *, status: int, reason: str | None, headers: Mapping[str, str], text: str, endpoint: str
+    *,
+    status: int,
+    reason: str | None,
+    headers: Mapping[str, str],
+    text: str,
+    endpoint: str,
+    secrets: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Plivo's JSON body, or the classified error its status and body describe."""
+    r"""Plivo's JSON body, or the classified error its status and body describe (every text taken
+    from the body :func:`scrub`\ bed of ``secrets``)."""
     if status == 204:
         return {}  # No Content (DELETE Message/{uuid}/Media/): success with nothing to say
     try:
@@ -249,9 +271,9 @@ def parse_response(
     if status >= 400:
         error = body.get("error") if isinstance(body, dict) else None
         if error:
-            message = error if isinstance(error, str) else json.dumps(error)
+            message = scrub(error if isinstance(error, str) else json.dumps(error), secrets)
         elif text:
-            message = f"{reason or 'error'}: {excerpt(text)}"
+            message = f"{reason or 'error'}: {excerpt(scrub(text, secrets))}"
         else:
             message = reason or "no message"
         details: dict[str, Any] = {
@@ -269,7 +291,8 @@ def parse_response(
         raise PlivoAPIError(**details)
     if not isinstance(body, dict):
         raise PlivoResponseError(
-            f"{endpoint}: Plivo answered HTTP {status} with a body that is not its JSON: {excerpt(text)!r}"
+            f"{endpoint}: Plivo answered HTTP {status} with a body that is not its JSON: "
+            f"{excerpt(scrub(text, secrets))!r}"
         )
     return body
 
@@ -358,9 +381,19 @@ class ClientBase:
             "timeout": self._timeout(request),
         }
 
-    def _failed(self, request: Request, stage: str, detail: object = None) -> PlivoConnectionError:
+    def _failed(
+        self, request: Request, stage: str, cause: BaseException, detail: object = None
+    ) -> PlivoConnectionError:
+        """The classified error for an attempt that did not complete. ``cause`` (the HTTP
+        library's error, chained) loses the request it carries: its headers hold the credentials."""
+        for holder in (cause, *cause.args):
+            for name in ("request", "_request"):
+                if getattr(holder, name, None) is not None:
+                    with suppress(AttributeError):
+                        setattr(holder, name, None)
+        text = None if detail is None else scrub(str(detail), self.account.secrets)
         return connection_failed(
-            request.endpoint, self.account.base_url, self._timeout(request), stage=stage, detail=detail
+            request.endpoint, self.account.base_url, self._timeout(request), stage=stage, detail=text
         )
 
     def _answer(
@@ -373,6 +406,7 @@ class ClientBase:
             headers=headers,
             text=body.decode("utf-8", "replace"),
             endpoint=request.endpoint,
+            secrets=self.account.secrets,
         )
 
 
