@@ -29,6 +29,7 @@ __all__ = [
     "PlivoMessageValidationError",
     "PlivoResponseError",
     "PlivoRetryableAPIError",
+    "PlivoTLSError",
     "PlivoTransientError",
     "PlivoUnknownMediaError",
     "PlivoValidationError",
@@ -63,6 +64,11 @@ class PlivoConnectionError(PlivoTransientError):
     def __init__(self, message: str, *, request_sent: bool) -> None:
         super().__init__(message)
         self.request_sent = request_sent
+
+
+class PlivoTLSError(PlivoError):
+    """The server's TLS certificate could not be verified. Not transient: the same certificate
+    fails every retry (a wrong host, an intercepting proxy, a missing CA bundle)."""
 
 
 class PlivoResponseError(PlivoTransientError):

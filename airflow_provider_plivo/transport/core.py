@@ -33,6 +33,7 @@ from airflow_provider_plivo.exceptions import (
     PlivoMediaObjectError,
     PlivoResponseError,
     PlivoRetryableAPIError,
+    PlivoTLSError,
     PlivoTransientError,
 )
 
@@ -57,6 +58,7 @@ __all__ = [
     "RetryPolicy",
     "connection_failed",
     "excerpt",
+    "is_certificate_error",
     "is_transient",
     "paged",
     "parse_response",
@@ -312,6 +314,24 @@ def retry_after_seconds(value: str | None, *, now: Callable[[], float] = time.ti
     return min(max(0.0, seconds), RETRY_AFTER_MAX)
 
 
+def is_certificate_error(err: BaseException) -> bool:
+    """Whether ``err`` (an HTTP library's error) comes from a certificate that failed verification,
+    wherever the library put the ``ssl`` error: its cause, its context or its arguments."""
+    import ssl
+
+    seen: set[int] = set()
+    todo: list[object] = [err]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or not isinstance(item, BaseException):
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return True
+        todo.extend([item.__cause__, item.__context__, *item.args, getattr(item, "reason", None)])
+    return False
+
+
 def connection_failed(
     endpoint: str, base_url: str, timeout: float, *, stage: str, detail: object = None
 ) -> PlivoConnectionError:
@@ -383,7 +403,7 @@ class ClientBase:
 
     def _failed(
         self, request: Request, stage: str, cause: BaseException, detail: object = None
-    ) -> PlivoConnectionError:
+    ) -> PlivoError:
         """The classified error for an attempt that did not complete. ``cause`` (the HTTP
         library's error, chained) loses the request it carries: its headers hold the credentials."""
         for holder in (cause, *cause.args):
@@ -392,6 +412,12 @@ class ClientBase:
                     with suppress(AttributeError):
                         setattr(holder, name, None)
         text = None if detail is None else scrub(str(detail), self.account.secrets)
+        if stage in ("connect", "broken") and is_certificate_error(cause):
+            return PlivoTLSError(
+                f"{request.endpoint}: the TLS certificate of {self.account.base_url} could not be "
+                f"verified ({text}). A retry cannot fix this: check the connection's host, the "
+                "server's certificate, or the CA bundle (REQUESTS_CA_BUNDLE, SSL_CERT_FILE)"
+            )
         return connection_failed(
             request.endpoint, self.account.base_url, self._timeout(request), stage=stage, detail=text
         )

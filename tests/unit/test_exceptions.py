@@ -21,6 +21,7 @@ EXAMPLES = [
     errors.PlivoTransientError("busy"),
     errors.PlivoConnectionError("POST Media/: reset", request_sent=True),
     errors.PlivoResponseError("cut JSON"),
+    errors.PlivoTLSError("GET Media/: the TLS certificate of https://x could not be verified"),
     errors.PlivoAPIError(**API),
     errors.PlivoRetryableAPIError(**{**API, "status_code": 429}, retry_after=2.0),
     errors.PlivoAuthenticationError(**{**API, "status_code": 401}),
