@@ -20,6 +20,7 @@ __all__ = [
     "PlivoAuthenticationError",
     "PlivoConnectionError",
     "PlivoError",
+    "PlivoInterruptedError",
     "PlivoMediaFileChangedError",
     "PlivoMediaFileError",
     "PlivoMediaObjectError",
@@ -69,6 +70,11 @@ class PlivoConnectionError(PlivoTransientError):
 class PlivoTLSError(PlivoError):
     """The server's TLS certificate could not be verified. Not transient: the same certificate
     fails every retry (a wrong host, an intercepting proxy, a missing CA bundle)."""
+
+
+class PlivoInterruptedError(PlivoTransientError):
+    """A request that was never sent because its task is stopping (Ctrl-C, SIGTERM, Airflow's
+    ``execution_timeout``): surely not acted on, so a later try may send it."""
 
 
 class PlivoResponseError(PlivoTransientError):

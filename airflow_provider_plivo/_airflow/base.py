@@ -10,7 +10,7 @@ from airflow_provider_plivo.settings import HookSettings
 if TYPE_CHECKING:
     from airflow_provider_plivo.hooks.plivo import PlivoHook
 
-__all__ = ["PlivoHookUser"]
+__all__ = ["PlivoHookUser", "PlivoTask"]
 
 
 class PlivoHookUser:
@@ -38,3 +38,13 @@ class PlivoHookUser:
         from airflow_provider_plivo.hooks.plivo import PlivoHook
 
         return PlivoHook(self.plivo_conn_id, **self._hook_arguments())
+
+
+class PlivoTask(PlivoHookUser):
+    """The mixin for the operators and the sensor: a hook user that Airflow can kill."""
+
+    def on_kill(self) -> None:
+        """Airflow's SIGTERM handling: stop the hook's requests (none starts any more; what is
+        in flight finishes and is recorded by the main thread as it unwinds)."""
+        if "hook" in self.__dict__:
+            self.hook.stop()

@@ -175,6 +175,12 @@ class PlivoHook(BaseHook):
             self._account = PlivoAccount.from_connection(await self.aget_connection(self.plivo_conn_id))
         return await open_async_client(self._account, **self._client_settings())
 
+    def stop(self) -> None:
+        """Stop this hook's work (its task is being killed or timed out): no new request starts,
+        retries end, what is in flight finishes within its timeout. For ``on_kill``."""
+        if "client" in self.__dict__:
+            self.client.stop()
+
     def test_connection(self) -> tuple[bool, str]:
         """Make one authenticated call to Plivo, without retries and within 10 s, and say whether
         the connection works. Never raises: every failure is ``(False, reason)``."""

@@ -79,8 +79,6 @@ class MediaUploader:
     ) -> list[MediaRecord]:
         """Validate every file, upload those not ``already_uploaded``; one record per input file,
         in input order (a file listed twice is uploaded once). See :meth:`PlivoHook.upload_media`."""
-        from concurrent.futures import ThreadPoolExecutor
-
         paths = [file.source for file in media]
         by_source = {file.source: file for file in reversed(media)}
         unique = list(dict.fromkeys(paths))
@@ -98,8 +96,6 @@ class MediaUploader:
             started = time.monotonic()
             retries: list[str] = []
             stop = _Stop()
-            retryable = False
-            error: Exception | None = None
             workers = min(self.max_concurrency, len(chunks))
             first = min(workers, self._room())
             pace = f"{workers} at a time" if first == workers else f"{first} at a time, then up to {workers}"
@@ -120,37 +116,10 @@ class MediaUploader:
                 )
                 for n, chunk in enumerate(chunks, start=1)
             ]
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plivo-upload") as pool:
-                futures = _submitted_as_room_allows(pool, uploads, self._room)
-                try:
-                    for done, (n, future) in enumerate(futures, start=1):
-                        try:
-                            result = future.result()
-                        except Exception as err:
-                            # Every chunk in flight is still recorded below before this is raised,
-                            # so that no later try uploads it again; no new chunk starts.
-                            error = error or err
-                            stop.set(f"not sent: {type(err).__name__}: {err}")
-                            continue
-                        records.update(result.uploaded)
-                        failures.update(result.failures)
-                        retryable = retryable or result.retryable
-                        if result.uploaded and on_chunk_uploaded is not None:
-                            on_chunk_uploaded(list(result.uploaded.values()))
-                        self.log.info(
-                            "Chunk %d/%d done (%d of %d): %s uploaded%s; %d/%d files done",
-                            n,
-                            len(chunks),
-                            done,
-                            len(chunks),
-                            counted(len(result.uploaded), "file"),
-                            f", {len(result.failures)} failed" if result.failures else "",
-                            len(records),
-                            len(unique),
-                        )
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+            progress = _Progress(
+                self.log, records, failures, on_chunk_uploaded, chunks=len(chunks), files=len(unique)
+            )
+            error = self._run_chunks(uploads, progress, stop, workers)
             self.log.info(
                 "Uploaded %d of %s in %.1f s with %s%s%s",
                 len(records),
@@ -164,9 +133,54 @@ class MediaUploader:
                 raise error
         if failures:
             raise PlivoMediaUploadError(
-                failures, uploaded=[records[p] for p in paths if p in records], retryable=retryable
+                failures, uploaded=[records[p] for p in paths if p in records], retryable=progress.retryable
             )
         return [{**records[path], "file": path} for path in paths]
+
+    def _run_chunks(
+        self, uploads: Sequence[Callable[[], _ChunkResult]], progress: _Progress, stop: _Stop, workers: int
+    ) -> Exception | None:
+        """Run the chunk uploads, as many at a time as there is room; hand each finished chunk to
+        ``progress`` on this thread; return the first error that ended the upload, if any."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        error: Exception | None = None
+        submitted: dict[int, Future[_ChunkResult]] = {}
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plivo-upload") as pool:
+            try:
+                for n, future in _submitted_as_room_allows(pool, uploads, self._room, submitted):
+                    try:
+                        result = future.result()
+                    except Exception as err:
+                        # Every chunk in flight is still recorded before this is raised, so that
+                        # no later try uploads it again; no new chunk starts.
+                        error = error or err
+                        stop.set(f"not sent: {type(err).__name__}: {err}")
+                        progress.handled.add(n)
+                        continue
+                    progress.take(n, result)
+            except BaseException:
+                # Interrupted (Ctrl-C, SIGTERM, execution_timeout): no chunk starts, the requests
+                # in flight finish without retries, and every chunk that finished is handed over
+                # before the interrupt goes on, so that a later try does not repeat it.
+                self.client.stop()
+                stop.set("not sent: the task is stopping")
+                pool.shutdown(wait=True, cancel_futures=True)
+                self.log.warning(
+                    "Stopping: %d of %d chunks had not finished",
+                    len(uploads) - len(progress.handled),
+                    len(uploads),
+                )
+                for n, future in submitted.items():
+                    if (
+                        n not in progress.handled
+                        and future.done()
+                        and not future.cancelled()
+                        and not future.exception()
+                    ):
+                        progress.take(n, future.result())
+                raise
+        return error
 
     def _room(self) -> int:
         """Chunks that may be under way now: as many as the client's limiter lets requests fly."""
@@ -249,9 +263,10 @@ class MediaUploader:
 
 
 def _submitted_as_room_allows(
-    pool: Executor, calls: Sequence[Callable[[], T]], room: Callable[[], int]
+    pool: Executor, calls: Sequence[Callable[[], T]], room: Callable[[], int], submitted: dict[int, Future[T]]
 ) -> Iterator[tuple[int, Future[T]]]:
-    """Run ``calls`` in ``pool``; yield (number from 1, future) as each finishes.
+    """Run ``calls`` in ``pool``; yield (number from 1, future) as each finishes. ``submitted``
+    holds every future submitted so far, for a caller that stops early.
 
     A call is submitted only while fewer than ``room()`` are unfinished: a chunk opens its files
     before its request waits for a place, so a pool of chunks all waiting would hold ten open
@@ -265,7 +280,8 @@ def _submitted_as_room_allows(
     def top_up() -> None:
         while queued and len(running) < room():
             n, call = queued.popleft()
-            running[pool.submit(call)] = n
+            submitted[n] = future = pool.submit(call)
+            running[future] = n
 
     top_up()
     while running:
@@ -284,6 +300,49 @@ class _ChunkResult:
     """File -> why it was not uploaded."""
     retryable: bool
     """Whether a later try may upload the failed files (the failures were transient)."""
+
+
+class _Progress:
+    """What an upload has done so far, told each finished chunk on the calling thread."""
+
+    def __init__(
+        self,
+        log: Log,
+        records: dict[str, MediaRecord],
+        failures: dict[str, str],
+        on_chunk_uploaded: Callable[[list[MediaRecord]], None] | None,
+        *,
+        chunks: int,
+        files: int,
+    ) -> None:
+        self.log = log
+        self.records = records
+        self.failures = failures
+        self.on_chunk_uploaded = on_chunk_uploaded
+        self.chunks = chunks
+        self.files = files
+        self.retryable = False
+        """Whether a later try may upload the failed files (some failures were transient)."""
+        self.handled: set[int] = set()
+
+    def take(self, n: int, result: _ChunkResult) -> None:
+        self.handled.add(n)
+        self.records.update(result.uploaded)
+        self.failures.update(result.failures)
+        self.retryable = self.retryable or result.retryable
+        if result.uploaded and self.on_chunk_uploaded is not None:
+            self.on_chunk_uploaded(list(result.uploaded.values()))
+        self.log.info(
+            "Chunk %d/%d done (%d of %d): %s uploaded%s; %d/%d files done",
+            n,
+            self.chunks,
+            len(self.handled),
+            self.chunks,
+            counted(len(result.uploaded), "file"),
+            f", {len(result.failures)} failed" if result.failures else "",
+            len(self.records),
+            self.files,
+        )
 
 
 class _Stop:

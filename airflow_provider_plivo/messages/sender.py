@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 from airflow_provider_plivo.exceptions import (
     PlivoAPIError,
     PlivoError,
+    PlivoInterruptedError,
     PlivoResponseError,
     PlivoUnknownMediaError,
 )
@@ -179,6 +180,13 @@ def send_plan(
 
         def on_outcome(n: int, outcome: Outcome) -> None:
             nonlocal unconfirmed
+            if isinstance(outcome, PlivoInterruptedError):
+                # Surely never sent: recorded as answered with nobody messaged, so that a later
+                # try sends these numbers without searching Plivo's message list for them.
+                record(n, Pairing([], [], []))
+                errors.append(outcome)
+                unconfirmed += len(batches[n])
+                return
             try:
                 if isinstance(outcome, PlivoError):
                     raise unknown_media(payload, outcome)
@@ -215,7 +223,9 @@ def send_plan(
             counted(total, "number"),
             time.monotonic() - started,
             counted(len(invalid), "invalid number"),
-            f"; {counted(unconfirmed, 'number')} not confirmed (their request failed)" if unconfirmed else "",
+            f"; {counted(unconfirmed, 'number')} not confirmed (their request failed or was not sent)"
+            if unconfirmed
+            else "",
         )
     if errors:
         # A refusal no retry can fix decides the task's fate before a transient failure.

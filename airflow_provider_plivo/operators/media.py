@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_plivo._airflow.base import PlivoHookUser
+from airflow_provider_plivo._airflow.base import PlivoTask
 from airflow_provider_plivo._airflow.fail_fast import fail_fast
 from airflow_provider_plivo._airflow.templating import media_entries
 from airflow_provider_plivo._airflow.upload_ledger import UploadLedger
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["PlivoMediaUploadOperator"]
 
 
-class PlivoMediaUploadOperator(PlivoHookUser, BaseOperator):
+class PlivoMediaUploadOperator(PlivoTask, BaseOperator):
     """
     Upload files to Plivo's Media API and return their media IDs, in input order.
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_plivo._airflow.base import PlivoHookUser
+from airflow_provider_plivo._airflow.base import PlivoTask
 from airflow_provider_plivo._airflow.fail_fast import fail_fast
 from airflow_provider_plivo._airflow.send_ledger import TaskStateSendLedger
 from airflow_provider_plivo._airflow.templating import rendered_message
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["PlivoSendMessageOperator"]
 
 
-class PlivoSendMessageOperator(PlivoHookUser, BaseOperator):
+class PlivoSendMessageOperator(PlivoTask, BaseOperator):
     """
     Send a message through Plivo to any number of recipients and return its message UUIDs (one
     per number messaged).

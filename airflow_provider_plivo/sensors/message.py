@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_plivo._airflow.base import PlivoHookUser
+from airflow_provider_plivo._airflow.base import PlivoTask
 from airflow_provider_plivo._airflow.fail_fast import fail_fast
 from airflow_provider_plivo._airflow.templating import string_list
 from airflow_provider_plivo.exceptions import error_from_event
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["FAILURE_STATES", "PlivoMessageSensor"]
 
 
-class PlivoMessageSensor(PlivoHookUser, BaseSensorOperator):
+class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
     """
     Wait until every message is done; fail at once, without Airflow retries, when any reached one
     of ``failure_states``, naming each failed number with Plivo's error code.

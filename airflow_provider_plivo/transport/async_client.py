@@ -70,7 +70,9 @@ class AsyncPlivoClient(ClientBase):
         """:meth:`PlivoClient.execute`, awaited."""
         from tenacity import AsyncRetrying
 
-        settings = self.retry.tenacity_settings(request.endpoint, request.should_retry, self.log)
+        settings = self.retry.tenacity_settings(
+            request.endpoint, self._unless_stopping(request.should_retry), self.log
+        )
         return await AsyncRetrying(**settings)(self.request, request)
 
     async def run(self, plan: Plan[T]) -> T:
@@ -87,6 +89,7 @@ class AsyncPlivoClient(ClientBase):
         """:meth:`PlivoClient.request`, awaited: one attempt, every failure classified."""
         import httpx
 
+        self._check_running(request)
         try:
             async with self.limiter.aslot() if self.limiter else nullcontext() as slot:
                 response = await self.session.request(**self._http_arguments(request), content=request.data)

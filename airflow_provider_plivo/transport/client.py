@@ -22,6 +22,7 @@ from airflow_provider_plivo.transport.core import (
     PlanSteps,
     Request,
     is_transient,
+    not_sent,
     tell,
 )
 
@@ -83,7 +84,12 @@ class PlivoClient(ClientBase):
         """Run ``fn`` until it succeeds, a permanent error comes, or the attempts run out."""
         from tenacity import Retrying
 
-        return Retrying(**self.retry.tenacity_settings(what, should_retry, self.log, retries))(fn)
+        settings = self.retry.tenacity_settings(what, self._unless_stopping(should_retry), self.log, retries)
+        # A backoff ends at once when the task stops: its retry would be refused anyway.
+        return Retrying(**settings, sleep=self._backoff)(fn)
+
+    def _backoff(self, seconds: float) -> None:
+        self.stopping.wait(seconds)
 
     def run(self, plan: Plan[T]) -> T:
         """Run a plan of the core: each request retried, each batch under way together."""
@@ -98,8 +104,10 @@ class PlivoClient(ClientBase):
         import requests
         from urllib3.exceptions import NewConnectionError
 
+        self._check_running(request)
         try:
             with self.limiter.slot() if self.limiter else nullcontext() as slot:
+                self._check_running(request)  # it may have waited for its place while stopping
                 response = self.session.request(**self._http_arguments(request), data=request.data)
                 tell(slot, response.status_code, response.headers)
         except requests.ConnectTimeout as err:
@@ -132,13 +140,31 @@ class PlivoClient(ClientBase):
         pool = ThreadPoolExecutor(
             max_workers=min(self.pool_size, len(batch.requests)), thread_name_prefix="plivo"
         )
+        futures = {pool.submit(self._outcome, request): n for n, request in enumerate(batch.requests)}
+        reported: set[int] = set()
+
+        def report(n: int, outcome: Outcome) -> None:
+            outcomes[n] = outcome
+            reported.add(n)
+            if batch.on_outcome is not None:
+                batch.on_outcome(n, outcome)
+
         try:
-            futures = {pool.submit(self._outcome, request): n for n, request in enumerate(batch.requests)}
             for future in as_completed(futures):
-                n = futures[future]
-                outcomes[n] = future.result()
-                if batch.on_outcome is not None:
-                    batch.on_outcome(n, outcomes[n])
+                report(futures[future], future.result())
+        except BaseException:
+            # Interrupted: nothing new starts, what is in flight finishes (within its timeout,
+            # without retries), and every outcome is still reported before the interrupt goes on,
+            # so that the caller records what Plivo did and what it surely did not.
+            self.stop()
+            pool.shutdown(wait=True, cancel_futures=True)
+            left = [n for n in futures.values() if n not in reported]
+            self.log.warning("Stopping: %d of %d requests had not finished", len(left), len(futures))
+            for future, n in futures.items():
+                if n not in reported:
+                    done = future.done() and not future.cancelled()
+                    report(n, future.result() if done else not_sent(batch.requests[n]))
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         return outcomes

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import suppress
@@ -30,6 +31,7 @@ from airflow_provider_plivo.exceptions import (
     PlivoAuthenticationError,
     PlivoConnectionError,
     PlivoError,
+    PlivoInterruptedError,
     PlivoMediaObjectError,
     PlivoResponseError,
     PlivoRetryableAPIError,
@@ -60,6 +62,7 @@ __all__ = [
     "excerpt",
     "is_certificate_error",
     "is_transient",
+    "not_sent",
     "paged",
     "parse_response",
     "retry_after_seconds",
@@ -314,6 +317,11 @@ def retry_after_seconds(value: str | None, *, now: Callable[[], float] = time.ti
     return min(max(0.0, seconds), RETRY_AFTER_MAX)
 
 
+def not_sent(request: Request) -> PlivoInterruptedError:
+    """The outcome of a request that never went out because its task is stopping."""
+    return PlivoInterruptedError(f"{request.endpoint}: not sent, the task is stopping")
+
+
 def is_certificate_error(err: BaseException) -> bool:
     """Whether ``err`` (an HTTP library's error) comes from a certificate that failed verification,
     wherever the library put the ``ssl`` error: its cause, its context or its arguments."""
@@ -383,6 +391,23 @@ class ClientBase:
         self.pool_size = pool_size
         self.limiter = limiter
         self.log: Log = logger or logging.getLogger(type(self).__module__)
+        self.stopping = threading.Event()
+        """Set by :meth:`stop`: no request starts any more, and no retry."""
+
+    def stop(self) -> None:
+        """Stop for good (the task is being killed or timed out): requests not yet sent are
+        refused with :class:`PlivoInterruptedError`, retries end, backoffs are cut short; what
+        is in flight finishes within its timeout."""
+        self.stopping.set()
+
+    def _check_running(self, request: Request) -> None:
+        if self.stopping.is_set():
+            raise not_sent(request)
+
+    def _unless_stopping(
+        self, should_retry: Callable[[BaseException], bool]
+    ) -> Callable[[BaseException], bool]:
+        return lambda err: not self.stopping.is_set() and should_retry(err)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.account!r})"

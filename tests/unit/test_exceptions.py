@@ -21,6 +21,7 @@ EXAMPLES = [
     errors.PlivoTransientError("busy"),
     errors.PlivoConnectionError("POST Media/: reset", request_sent=True),
     errors.PlivoResponseError("cut JSON"),
+    errors.PlivoInterruptedError("POST Message/: not sent, the task is stopping"),
     errors.PlivoTLSError("GET Media/: the TLS certificate of https://x could not be verified"),
     errors.PlivoAPIError(**API),
     errors.PlivoRetryableAPIError(**{**API, "status_code": 429}, retry_after=2.0),
