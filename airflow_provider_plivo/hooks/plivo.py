@@ -283,7 +283,7 @@ class PlivoHook(BaseHook):
 
     def get_media(self, media_id: str) -> dict[str, Any]:
         """Return Plivo's description of one uploaded media file (``media_url`` always set)."""
-        from airflow_provider_plivo.messages.status import path_id
+        from airflow_provider_plivo.transport.core import path_id
 
         return _with_media_url(self.client.call("GET", f"Media/{path_id(media_id, 'media ID')}/"))
 
@@ -364,8 +364,7 @@ class PlivoHook(BaseHook):
 
     def get_message_media(self, message_uuid: str) -> list[dict[str, Any]]:
         """Return the media one message carried (``media_url`` always set)."""
-        from airflow_provider_plivo.messages.status import path_id
-        from airflow_provider_plivo.transport.core import paged
+        from airflow_provider_plivo.transport.core import paged, path_id
 
         path = f"Message/{path_id(message_uuid, 'message UUID')}/Media/"
         return [_with_media_url(m) for m in self.client.run(paged(path, {}, page_size=MEDIA_PAGE_SIZE))]

@@ -25,6 +25,7 @@ from airflow_provider_plivo.exceptions import (
 )
 from airflow_provider_plivo.limits import MAX_NUMBERS_PER_MESSAGE, MESSAGE_PAGE_SIZE
 from airflow_provider_plivo.messages.rules import DST_SEPARATOR, as_e164, message_time, sent_since_filter
+from airflow_provider_plivo.messages.status import message_request
 from airflow_provider_plivo.progress import counted
 from airflow_provider_plivo.transport.core import (
     Concurrent,
@@ -238,7 +239,7 @@ def send_plan(
 
 def _who_got_which(uuids: Sequence[str]) -> Plan[list[MessageRecord]]:
     """Who got which message, from Plivo's record of each (when the counts do not pair up)."""
-    outcomes = yield Concurrent([Request("GET", f"Message/{uuid}/") for uuid in uuids])
+    outcomes = yield Concurrent([message_request(uuid) for uuid in uuids])
     if failed := next((o for o in outcomes if isinstance(o, PlivoError)), None):
         raise failed
     return [

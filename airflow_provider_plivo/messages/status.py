@@ -8,31 +8,20 @@ and small sets, are fetched one by one, together, as many at a time as the limit
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_plivo.exceptions import PlivoError
 from airflow_provider_plivo.limits import MESSAGE_PAGE_SIZE
 from airflow_provider_plivo.messages.rules import message_time, sent_since_filter
-from airflow_provider_plivo.transport.core import Concurrent, Pages, Request
+from airflow_provider_plivo.transport.core import Concurrent, Pages, Request, path_id
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from airflow_provider_plivo.transport.core import Plan
 
-__all__ = ["MessageListSearch", "message_request", "message_states_plan", "path_id"]
-
-_PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-
-
-def path_id(value: object, what: str) -> str:
-    """``value`` if it can stand as one URL path segment; a clear error before any request if not
-    (an empty or path-like ID would call another endpoint)."""
-    if not isinstance(value, str) or not _PATH_ID.fullmatch(value):
-        raise PlivoError(f"{value!r} is not a Plivo {what}")
-    return value
+__all__ = ["MessageListSearch", "message_request", "message_states_plan"]
 
 
 def message_request(message_uuid: str) -> Request:
@@ -56,7 +45,12 @@ class MessageListSearch:
 
     @property
     def finished(self) -> bool:
-        return self.pages.finished or self._missing <= 0 or self._budget <= 0
+        return self.pages.finished or self._enough
+
+    @property
+    def _enough(self) -> bool:
+        """Every message is found, or single fetches of the rest would now cost less."""
+        return self._missing <= 0 or self._budget <= 0
 
     def take(self, page: Mapping[str, Any], found: dict[str, dict[str, Any]]) -> None:
         """Keep the page's messages that are ours."""
@@ -66,7 +60,7 @@ class MessageListSearch:
                 found[uuid] = dict(message)
                 self._missing -= 1
             self._budget -= 1
-            if self._missing <= 0 or self._budget <= 0:
+            if self._enough:
                 return
 
 

@@ -65,6 +65,7 @@ __all__ = [
     "not_sent",
     "paged",
     "parse_response",
+    "path_id",
     "retry_after_seconds",
     "retry_reason",
     "scrub",
@@ -208,6 +209,17 @@ def _identity(obj: Mapping[str, Any]) -> str:
         if obj.get(key):
             return f"{key}:{obj[key]}"
     return json.dumps(obj, sort_keys=True, default=str)
+
+
+_PATH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def path_id(value: object, what: str) -> str:
+    """``value`` if it can stand as one URL path segment; a clear error before any request if not
+    (an empty or path-like ID would call another endpoint)."""
+    if not isinstance(value, str) or not _PATH_ID.fullmatch(value):
+        raise PlivoError(f"{value!r} is not a Plivo {what}")
+    return value
 
 
 def paged(path: str, params: Mapping[str, Any], *, page_size: int) -> Plan[list[dict[str, Any]]]:

@@ -144,6 +144,27 @@ def most_in_any_period(starts: list[float], period: float) -> int:
 # -- the pure pieces ---------------------------------------------------------------------------
 
 
+def most_in_flight(limiters: list[HookLimiter]) -> int:
+    """The most requests in flight at once when each of ``limiters`` makes one request from its
+    own coroutine, all together on one event loop, each out for 10 ms."""
+    in_flight, most = 0, 0
+
+    async def request(limits: HookLimiter) -> None:
+        nonlocal in_flight, most
+        async with limits.aslot() as slot:
+            in_flight += 1
+            most = max(most, in_flight)
+            await asyncio.sleep(0.01)
+            in_flight -= 1
+            slot.answered(200)
+
+    async def main() -> None:
+        await asyncio.gather(*map(request, limiters))
+
+    asyncio.run(main())
+    return most
+
+
 def answered(started: float, status: int, retry_after: float | None = None) -> Slot:
     slot = Slot(started)
     slot.answered(status, retry_after)
@@ -413,22 +434,7 @@ def test_adaptive_off_keeps_the_fixed_limits():
 
 def test_coroutines_share_the_same_places():
     limits = view(max_concurrency=2)
-    in_flight, most = 0, 0
-
-    async def request() -> None:
-        nonlocal in_flight, most
-        async with limits.aslot() as slot:
-            in_flight += 1
-            most = max(most, in_flight)
-            await asyncio.sleep(0.01)
-            in_flight -= 1
-            slot.answered(200)
-
-    async def main() -> None:
-        await asyncio.gather(*(request() for _ in range(7)))
-
-    asyncio.run(main())
-    assert most == 2
+    assert most_in_flight([limits] * 7) == 2
 
 
 ACCOUNT_AT_START = (
@@ -726,21 +732,7 @@ def test_200_hooks_of_one_account_never_have_more_than_100_in_flight(adaptive):
         HookLimiter(account, max_concurrency=100, rate_limit=300, rate_limit_period=5.0, adaptive=adaptive)
         for _ in range(199)
     ]
-    in_flight, most = 0, 0
-
-    async def sensor(hook: HookLimiter) -> None:
-        nonlocal in_flight, most
-        async with hook.aslot() as slot:
-            in_flight += 1
-            most = max(most, in_flight)
-            await asyncio.sleep(0.01)
-            in_flight -= 1
-            slot.answered(200)
-
-    async def main() -> None:
-        await asyncio.gather(*map(sensor, hooks))
-
-    asyncio.run(main())
+    most = most_in_flight(hooks)
     assert most <= ACCOUNT_MAX_IN_FLIGHT
     assert most >= (90 if not adaptive else INITIAL_CONCURRENCY)
     assert (account.waiting, account.limits.in_flight) == (0, 0)
