@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
-    from airflow_provider_plivo.sandbox.pytest_plugin import SandboxFactory
 
 # pytest puts tests/ on sys.path, not the clone, so tests.support needs the clone appended: after
 # site-packages, so that the installed package, not the working tree, is what the tests import.
@@ -105,12 +104,26 @@ def plivo_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
     return point
 
 
+@pytest.fixture(scope="session")
+def refused_port() -> Iterator[int]:
+    """A loopback port that refuses every connection, for the whole run: bound but not listening,
+    so no other server (another xdist worker's sandbox) can take it, as one closed after a probe
+    could be taken."""
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield int(holder.getsockname()[1])
+
+
 @pytest.fixture
-def plivo_down(plivo_sandbox_factory: SandboxFactory) -> str:
-    """Point ``plivo_default`` at a sandbox that has stopped: nothing listens there. Its URL."""
-    sandbox = plivo_sandbox_factory()
-    sandbox.stop()
-    return sandbox.url
+def plivo_down(plivo_env: Callable[..., None], refused_port: int) -> str:
+    """Point ``plivo_default`` at a port where nothing answers, with the sandbox's credentials. Its URL."""
+    from airflow_provider_plivo.sandbox import SANDBOX_AUTH_ID, SANDBOX_AUTH_TOKEN
+
+    url = f"http://127.0.0.1:{refused_port}"
+    plivo_env(url, login=SANDBOX_AUTH_ID, password=SANDBOX_AUTH_TOKEN)
+    return url
 
 
 TIERS = {

@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import json
 import pickle
-import socket
 import threading
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -127,11 +126,8 @@ def test_an_echoing_host_leaks_no_credentials_into_errors_or_test_connection(
     assert "Basic ***" in str(raised.value)
 
 
-def test_a_connection_error_keeps_no_request_with_credentials_in_its_causes(plivo_env):
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    plivo_env(f"http://127.0.0.1:{port}", login=AUTH_ID, password=TOKEN)
+def test_a_connection_error_keeps_no_request_with_credentials_in_its_causes(plivo_env, refused_port):
+    plivo_env(f"http://127.0.0.1:{refused_port}", login=AUTH_ID, password=TOKEN)
 
     with pytest.raises(PlivoConnectionError) as raised:
         quick_hook().get_media("m1")
@@ -141,13 +137,10 @@ def test_a_connection_error_keeps_no_request_with_credentials_in_its_causes(pliv
         assert not leaks(str(err), repr(err), {k: repr(v) for k, v in vars(err).items()})
 
 
-def test_the_async_client_keeps_no_request_in_its_causes_either(plivo_env):
+def test_the_async_client_keeps_no_request_in_its_causes_either(plivo_env, refused_port):
     import asyncio
 
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        port = closed.getsockname()[1]
-    plivo_env(f"http://127.0.0.1:{port}", login=AUTH_ID, password=TOKEN)
+    plivo_env(f"http://127.0.0.1:{refused_port}", login=AUTH_ID, password=TOKEN)
 
     async def fetch() -> None:
         hook = quick_hook()

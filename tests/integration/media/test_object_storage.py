@@ -11,7 +11,6 @@ import asyncio
 import errno
 import json
 import os
-import socket
 import subprocess
 import sys
 from typing import TYPE_CHECKING, Any
@@ -71,14 +70,8 @@ def _aws_connection(key: dict[str, str], endpoint: str) -> str:
     )
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
-def s3() -> Iterator[S3]:
+def s3(refused_port: int) -> Iterator[S3]:
     import boto3
     from moto.server import ThreadedMotoServer
 
@@ -103,7 +96,7 @@ def s3() -> Iterator[S3]:
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AIRFLOW_CONN_AWS_MEDIA", _aws_connection(reader, endpoint))
         env.setenv("AIRFLOW_CONN_AWS_REFUSED", _aws_connection(stranger, endpoint))
-        env.setenv("AIRFLOW_CONN_AWS_DOWN", _aws_connection(reader, f"http://127.0.0.1:{_closed_port()}"))
+        env.setenv("AIRFLOW_CONN_AWS_DOWN", _aws_connection(reader, f"http://127.0.0.1:{refused_port}"))
         yield S3(client, stranger["SecretAccessKey"])
     requests.post(f"{endpoint}/moto-api/reset-auth", data=b"inf", timeout=10)
     server.stop()
@@ -233,7 +226,7 @@ def test_store_errors_are_told_apart_by_type_whatever_the_store(error, words):
     assert store_failure(error).startswith(words)
 
 
-def test_connection_errors_of_the_store_libraries_read_as_could_not_connect():
+def test_connection_errors_of_the_store_libraries_read_as_could_not_connect(refused_port):
     import aiohttp
     from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
 
@@ -247,7 +240,7 @@ def test_connection_errors_of_the_store_libraries_read_as_could_not_connect():
 
     async def connect_to_a_closed_port() -> None:
         async with aiohttp.ClientSession() as session:
-            await session.get(f"http://127.0.0.1:{_closed_port()}/")
+            await session.get(f"http://127.0.0.1:{refused_port}/")
 
     with pytest.raises(aiohttp.ClientConnectorError) as raised:
         asyncio.run(connect_to_a_closed_port())
