@@ -6,10 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -392,41 +388,29 @@ def test_the_factory_takes_the_options_fixture_under_its_own_arguments(plivo_san
     assert plivo_sandbox_factory().realism.mps == {"sms": 5.0, "mms": 0.25}  # this module: Plivo's
 
 
-def test_cli_takes_the_new_options():
-    process = subprocess.Popen(
-        [
-            os.path.join(os.path.dirname(sys.executable), "plivo-sandbox"),
-            "--port",
-            "0",
-            "--kinder",
-            "--mps",
-            "sms=1",
-            "--time-scale",
-            "10",
-            "--message-list-rate-limit",
-            "1/60",
-            "--utc-offset=-03:00",  # with '=': argparse takes a bare "-03:00" for an option
-            "--clock-offset=-180",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+def test_cli_takes_the_new_options(sandbox_cli):
+    process = sandbox_cli(
+        "--port",
+        "0",
+        "--kinder",
+        "--mps",
+        "sms=1",
+        "--time-scale",
+        "10",
+        "--message-list-rate-limit",
+        "1/60",
+        "--utc-offset=-03:00",  # with '=': argparse takes a bare "-03:00" for an option
+        "--clock-offset=-180",
     )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split()[-1]
-        conn = json.loads(process.stdout.readline().partition("=")[2].strip().strip("'"))
-        auth = (conn["login"], conn["password"])
-        lists = [
-            requests.get(f"{url}/v1/Account/{conn['login']}/Message/", auth=auth, timeout=5) for _ in range(2)
-        ]
-        date = parsedate_to_datetime(lists[0].headers["Date"])
-    finally:
-        process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+    assert process.stdout is not None
+    url = process.stdout.readline().split()[-1]
+    conn = json.loads(process.stdout.readline().partition("=")[2].strip().strip("'"))
+    auth = (conn["login"], conn["password"])
+    lists = [
+        requests.get(f"{url}/v1/Account/{conn['login']}/Message/", auth=auth, timeout=5) for _ in range(2)
+    ]
+    date = parsedate_to_datetime(lists[0].headers["Date"])
 
     assert conn["extra"] == {"mps": {"sms": 1.0, "mms": 0.25}, "time_scale": 10.0}
     assert [answer.status_code for answer in lists] == [200, 429]
     assert timedelta(minutes=2) < datetime.now(timezone.utc) - date < timedelta(minutes=4)
-    assert process.returncode == 0
