@@ -315,7 +315,8 @@ class PlivoHook(BaseHook):
         1,000, as many at a time as :attr:`limiter` allows. The type is ``mms`` when media is
         given. Further Plivo parameters (``url``, ``method``, ``log``...) pass through
         ``params``. Everything is checked before anything is sent (one string is one ID in
-        ``media_ids``/``media_urls``).
+        ``media_ids``/``media_urls``), the 5 MB of one message too: with more than two
+        ``media_ids`` their sizes are looked up first (:mod:`airflow_provider_plivo.messages.size`).
 
         The result is a list of message UUIDs, one per number messaged, that also tells who got
         which (``.messages``: ``[{"number", "message_uuid"}]``) and which numbers Plivo refused
@@ -325,7 +326,8 @@ class PlivoHook(BaseHook):
         it: the connection could not be opened, or Plivo answered 429 or 503. ``ledger`` records
         each request so that a later call (a retried task) never messages a number twice.
 
-        :raises PlivoMessageValidationError: naming every problem; nothing was sent.
+        :raises PlivoMessageValidationError: naming every problem (each media with its size when
+            the message is over 5 MB); nothing was sent.
         :raises PlivoUnknownMediaError: Plivo does not know a media ID (expired after 6 hours?).
         """
         message = {"src": src, "dst": dst, "text": text, "media_ids": media_ids, "media_urls": media_urls}
@@ -341,9 +343,10 @@ class PlivoHook(BaseHook):
     def _send_plan(self, message: dict[str, Any], ledger: SendLedger | None = None) -> Plan[SentMessages]:
         from airflow_provider_plivo.messages.rules import checked_message
         from airflow_provider_plivo.messages.sender import send_plan
+        from airflow_provider_plivo.messages.size import size_checked
 
         payload, numbers = checked_message(**message)
-        return send_plan(payload, numbers, log=self.log, ledger=ledger)
+        return size_checked(payload, send_plan(payload, numbers, log=self.log, ledger=ledger))
 
     def get_message(self, message_uuid: str) -> dict[str, Any]:
         """Return Plivo's record of one message, including ``message_state`` and ``error_code``."""
