@@ -191,10 +191,11 @@ class PlivoHook(BaseHook):
             page = self.client.request(
                 Request("GET", "Media/", params={"limit": 1, "offset": 0}, timeout=timeout)
             )
+            # Recorded bodies have "meta": null, or no total_count; a count is shown only if it is one.
             meta = page.get("meta")
-            meta = meta if isinstance(meta, dict) else {}
-            total = meta.get("total_count", "unknown")
-            return True, f"Connected to Plivo as {self.auth_id} ({total} media stored)"
+            total = meta.get("total_count") if isinstance(meta, dict) else None
+            count = f"{total:,}" if isinstance(total, int) and not isinstance(total, bool) else "unknown"
+            return True, f"Connected to Plivo as {self.auth_id} ({count} media stored)"
         except Exception as err:
             from airflow_provider_plivo.exceptions import PlivoError
 

@@ -269,6 +269,7 @@ class DeliveryWatch:
         """UUID -> (polls in a row it was missing from Plivo's answer, when it first was)."""
         self._not_found: dict[str, str] = {}
         """UUID -> how long it was asked about, for its failure line."""
+        self._before = (0, 0.0)
 
     def unsettled(self) -> list[str]:
         """The UUIDs still worth asking Plivo about."""
@@ -285,12 +286,19 @@ class DeliveryWatch:
             if uuid in messages:
                 self._missing.pop(uuid, None)
                 continue
-            misses, since = self._missing.get(uuid, (0, now))
+            misses, since = self._missing.get(uuid, (self._before[0], now - self._before[1]))
             self._missing[uuid] = (misses + 1, since)
             if misses + 1 >= self._unknown_polls and now - since >= self._unknown_grace:
                 self._not_found[uuid] = f"on {misses + 1} polls over {now - since:.0f} s"
         self._messages.update((uuid, m) for uuid, m in messages.items() if uuid in self._messages)
         return self.outcome()
+
+    def watched_before(self, *, polls: int, seconds: float) -> None:
+        """This set was polled ``polls`` times over ``seconds`` before this watch began (a sensor
+        in ``reschedule`` mode is rebuilt at every poke). A UUID Plivo does not know now was not
+        known then either, since Plivo keeps a message's record once written: it counts as
+        missing since then, so a wrong UUID fails there too instead of waiting out the timeout."""
+        self._before = (polls, seconds)
 
     def missing(self) -> list[str]:
         """UUIDs Plivo did not answer for at the last poll and that are still given time."""

@@ -45,9 +45,8 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
     (Plivo may not list a message the instant it is queued); still unknown after
     :data:`~airflow_provider_plivo.messages.delivery.UNKNOWN_MESSAGE_POLLS` polls over
     :data:`~airflow_provider_plivo.messages.delivery.UNKNOWN_MESSAGE_GRACE` seconds, it fails by
-    name, and the failure reports where every other message stood. (In ``reschedule`` mode each
-    poke is a new process that remembers no earlier poke: there an unknown UUID waits to the
-    sensor's timeout; ``poke`` mode and ``deferrable=True`` count.)
+    name, and the failure reports where every other message stood (in ``reschedule`` mode,
+    where each poke is a new process, counted from the first poke's date).
 
     Each poke logs the progress by state (``1,200 of 2,500 settled: 1,180 sent, 15 delivered, 5
     failed``); a failure names each failed message with Plivo's error code and reason
@@ -137,6 +136,8 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         watch = self.watch
+        if self.reschedule:
+            self._count_earlier_pokes(context, watch)
         asked = watch.unsettled()
         with fail_fast():
             outcome = watch.update(self.hook.get_messages(asked), asked=asked)
@@ -154,6 +155,18 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
             f"; waiting for {_sample(outcome.waiting, outcome.states)}" if outcome.waiting else "",
         )
         return PokeReturnValue(is_done=outcome.done, xcom_value=outcome.states)
+
+    def _count_earlier_pokes(self, context: Context, watch: DeliveryWatch) -> None:
+        """In ``reschedule`` mode each poke is a new process: tell the watch how long the
+        messages were watched before, from the first poke's date Airflow keeps, so that a UUID
+        Plivo does not know still fails. The earlier pokes are counted at one per
+        ``poke_interval``, which a busy scheduler or ``exponential_backoff`` only thins out."""
+        from datetime import datetime, timezone
+
+        first = context["ti"].get_first_reschedule_date(context)
+        if first is not None:
+            seconds = max(0.0, (datetime.now(timezone.utc) - first).total_seconds())
+            watch.watched_before(polls=int(seconds // max(self.poke_interval, 1e-3)), seconds=seconds)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, str]:
         """Resume after the trigger fired: succeed with the states, fail at once on a delivery

@@ -47,7 +47,7 @@ def canned_plivo(
 
     with ThreadingHTTPServer(("127.0.0.1", 0), Canned) as server:
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        plivo_env(f"http://127.0.0.1:{server.server_address[1]}", login="MA1", password="t")
+        plivo_env(f"http://127.0.0.1:{server.server_address[1]}", login="MA1", password="canned-auth-token")
         try:
             yield served
         finally:
