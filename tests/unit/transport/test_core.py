@@ -144,3 +144,18 @@ def test_an_error_thrown_into_a_plan_can_be_handled_there():
 
     refused = PlivoAPIError(status_code=404, message="no", endpoint="GET Media/x/")
     assert run_with(plan(), lambda request: refused) == "handled 404"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "is_list"),
+    [
+        ("GET", "Message/", True),
+        ("get", "Message", True),
+        ("POST", "Message/", False),
+        ("GET", "Message/00000000-0000-4000-8000-000000000001/", False),
+        ("GET", "Message/00000000-0000-4000-8000-000000000001/Media/", False),
+        ("GET", "Media/", False),
+    ],
+)
+def test_only_get_message_list_takes_from_the_message_lists_budget(method, path, is_list):
+    assert Request(method, path).message_list is is_list
