@@ -3,26 +3,18 @@ single reads when the list is throttled, unknown messages left out."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from airflow_provider_plivo.exceptions import PlivoAPIError, PlivoRetryableAPIError
 from airflow_provider_plivo.messages.status import message_states_plan
-from airflow_provider_plivo.transport.core import Concurrent, PlanSteps, Request
+from tests.support.plans import Lines, run_with
+
+if TYPE_CHECKING:
+    from airflow_provider_plivo.transport.core import Request
 
 UUIDS = [f"00000000-0000-4000-8000-{n:012d}" for n in range(100)]
-
-
-class Lines:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, msg: str, *args: object) -> None:
-        self.lines.append(msg % args)
-
-    def warning(self, msg: str, *args: object) -> None:
-        self.lines.append(msg % args)
 
 
 class Plivo:
@@ -61,21 +53,10 @@ class Plivo:
         return len(self.requests) - self.list_pages
 
 
-def drive(plan: Any, respond: Any) -> Any:
-    steps = PlanSteps(plan)
-    step = steps.start()
-    while step is not None:
-        if isinstance(step, Concurrent):
-            step = steps.reply([respond(request) for request in step.requests])
-        else:
-            step = steps.reply(respond(step))
-    return steps.result
-
-
 def test_without_a_list_limit_the_list_brings_them_all():
     plivo = Plivo(UUIDS)
 
-    states = drive(message_states_plan(UUIDS), plivo)
+    states = run_with(message_states_plan(UUIDS), plivo)
 
     assert list(states) == UUIDS
     assert (plivo.single_reads, plivo.list_pages) == (1, 5)
@@ -84,7 +65,7 @@ def test_without_a_list_limit_the_list_brings_them_all():
 def test_list_pages_are_read_only_as_far_as_the_budget_has_room_now():
     plivo = Plivo(UUIDS)
 
-    states = drive(message_states_plan(UUIDS, list_pages=2), plivo)
+    states = run_with(message_states_plan(UUIDS, list_pages=2), plivo)
 
     assert list(states) == UUIDS
     assert plivo.list_pages == 2  # 40 messages from the list (the newest), the other 60 singly
@@ -94,7 +75,7 @@ def test_list_pages_are_read_only_as_far_as_the_budget_has_room_now():
 def test_no_room_in_the_list_reads_every_message_singly():
     plivo = Plivo(UUIDS)
 
-    states = drive(message_states_plan(UUIDS, list_pages=0), plivo)
+    states = run_with(message_states_plan(UUIDS, list_pages=0), plivo)
 
     assert list(states) == UUIDS
     assert (plivo.single_reads, plivo.list_pages) == (100, 0)
@@ -105,7 +86,7 @@ def test_a_throttled_list_is_not_retried_and_single_reads_answer():
     plivo = Plivo(UUIDS, list_answer=throttled)
     log = Lines()
 
-    states = drive(message_states_plan(UUIDS, list_pages=20, log=log), plivo)
+    states = run_with(message_states_plan(UUIDS, list_pages=20, log=log), plivo)
 
     assert list(states) == UUIDS
     (page,) = [r for r in plivo.requests if r.message_list]
@@ -121,7 +102,7 @@ def test_another_list_error_still_raises():
     refused = PlivoAPIError(status_code=400, message="bad filter", endpoint="GET Message/")
 
     with pytest.raises(PlivoAPIError, match="bad filter"):
-        drive(message_states_plan(UUIDS, list_pages=20), Plivo(UUIDS, list_answer=refused))
+        run_with(message_states_plan(UUIDS, list_pages=20), Plivo(UUIDS, list_answer=refused))
 
 
 @pytest.mark.parametrize("list_pages", [0, 20])
@@ -131,7 +112,7 @@ def test_an_unknown_message_is_left_out_and_logged_not_raised(list_pages):
     plivo = Plivo([u for u in asked if u != unknown])
     log = Lines()
 
-    states = drive(message_states_plan(asked, list_pages=list_pages, log=log), plivo)
+    states = run_with(message_states_plan(asked, list_pages=list_pages, log=log), plivo)
 
     assert list(states) == asked[1:]
     assert log.lines == [f"Plivo knows no message {unknown} (HTTP 404): left out of the states"]
@@ -142,4 +123,4 @@ def test_other_errors_of_single_reads_still_raise():
         return PlivoAPIError(status_code=400, message="refused", endpoint=request.endpoint)
 
     with pytest.raises(PlivoAPIError, match="refused"):
-        drive(message_states_plan(UUIDS[:3]), respond)
+        run_with(message_states_plan(UUIDS[:3]), respond)

@@ -16,9 +16,7 @@ from airflow_provider_plivo.exceptions import (
     PlivoRetryableAPIError,
 )
 from airflow_provider_plivo.transport.core import (
-    Concurrent,
     Pages,
-    PlanSteps,
     Request,
     RetryPolicy,
     paged,
@@ -26,22 +24,11 @@ from airflow_provider_plivo.transport.core import (
     retry_after_seconds,
     send_is_safe_to_retry,
 )
+from tests.support.plans import run_with
 
 
 def answer(status: int, text: str = "{}", **headers: str) -> dict[str, Any]:
     return parse_response(status=status, reason="R", headers=headers, text=text, endpoint="GET Media/")
-
-
-def run_with(plan: Any, respond: Any) -> Any:
-    """Drive a plan as the drivers do, answering each request with ``respond(request)``."""
-    steps = PlanSteps(plan)
-    step = steps.start()
-    while step is not None:
-        if isinstance(step, Concurrent):
-            step = steps.reply([respond(request) for request in step.requests])
-        else:
-            step = steps.reply(respond(step))
-    return steps.result
 
 
 def test_a_204_is_success_with_nothing_to_say():

@@ -31,6 +31,7 @@ from airflow_provider_plivo.transport.limiter import (
     account_limiter,
     rate_wait,
 )
+from tests.support.plans import Lines
 
 
 class FakeClock:
@@ -44,19 +45,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-class Lines:
-    """A Log that keeps what it is told."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, msg: str, *args: object) -> None:
-        self.lines.append(msg % args)
-
-    def warning(self, msg: str, *args: object) -> None:
-        self.lines.append(msg % args)
 
 
 def view(
