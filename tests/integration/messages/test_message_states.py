@@ -84,3 +84,14 @@ def test_a_poll_over_2500_messages_keeps_to_the_lists_20_a_minute(plivo_sandbox_
     assert 429 not in reads
     assert len(list_reads(plivo_sandbox)) == 20  # 400 messages from the list, the rest singly
     assert len(single_reads(plivo_sandbox)) == 1 + (2500 - 1 - 400) + 100
+
+
+def test_list_messages_keeps_to_the_lists_own_limit(plivo_sandbox_factory):
+    sandbox = plivo_sandbox_factory(message_list_rate_limit=(2, 0.5))
+    hook = PlivoHook(message_list_rate_limit=2, message_list_rate_limit_period=0.5)
+    sent = list(hook.send_message(src=SRC, dst=numbers(50), text="hi"))
+
+    listed = hook.list_messages(message_direction="outbound")
+
+    assert sorted(m["message_uuid"] for m in listed) == sorted(sent)
+    assert [r.status for r in list_reads(sandbox)] == [200, 200, 200]  # the third waited, no 429
