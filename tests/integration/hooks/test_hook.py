@@ -262,6 +262,11 @@ def test_test_connection_reports_bad_settings_instead_of_raising(plivo_env, extr
         ({"max_concurrency": 0}, "max_concurrency must be at least 1 (a whole number), got 0"),
         ({"retry_wait_max": float("inf")}, "retry_wait_max must be a finite number of seconds"),
         ({"rate_limit": 2.5}, "rate_limit must be at least 1 (a whole number), got 2.5"),
+        (
+            {"message_list_rate_limit": 0},
+            "message_list_rate_limit must be at least 1 (a whole number), got 0",
+        ),
+        ({"message_list_rate_limit_period": 0}, "message_list_rate_limit_period must be more than 0 seconds"),
     ],
 )
 def test_hook_arguments_are_checked_by_name(arguments, message):
