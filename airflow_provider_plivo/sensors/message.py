@@ -84,7 +84,7 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
     def __init__(
         self,
         *,
-        message_uuids: str | Sequence[str] | Sequence[Mapping[str, str]],
+        message_uuids: str | Sequence[str] | Sequence[Mapping[str, Any]],
         plivo_conn_id: str = PlivoHook.default_conn_name,
         success_states: Sequence[str] | None = None,
         failure_states: Sequence[str] = FAILURE_STATES,
