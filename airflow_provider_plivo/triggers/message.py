@@ -31,7 +31,7 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
     (the number each of ``message_uuids`` was sent to, in the same order; None where unknown)
     rather than Plivo's ``to_number``, which a send with ``log=false`` masks. The numbers travel
     as a list beside the UUIDs, not as records, to keep the trigger's stored arguments small
-    (about 15 bytes a message). Each poll asks only
+    (about 16 bytes a message). Each poll asks only
     about messages not yet settled, as many at a time as the hook's limiter allows, and logs
     the progress by state when it changed; a UUID Plivo does not know is asked about on a few
     more polls, then fails by name (see the sensor). Everything
