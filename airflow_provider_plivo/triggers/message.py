@@ -31,14 +31,13 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
     (the number each of ``message_uuids`` was sent to, in the same order; None where unknown)
     rather than Plivo's ``to_number``, which a send with ``log=false`` masks. The numbers travel
     as a list beside the UUIDs, not as records, to keep the trigger's stored arguments small
-    (about 16 bytes a message). Each poll asks only
-    about messages not yet settled, as many at a time as the hook's limiter allows, and logs
-    the progress by state when it changed; a UUID Plivo does not know is asked about on a few
-    more polls, then fails by name (see the sensor). Everything
-    runs on the triggerer's event loop without blocking it: the connection is fetched
-    asynchronously and the calls go through
-    :class:`~airflow_provider_plivo.transport.client.AsyncPlivoClient` (httpx), with the hook's timeouts,
-    retries and errors.
+    (about 16 bytes a message). Each poll asks only about messages not yet settled, as many at
+    a time as the hook's limiter allows, and the progress by state is logged when it changed; a
+    UUID Plivo does not know is asked about on a few more polls, then fails by name (see the
+    sensor). Everything runs on the triggerer's event loop without blocking it: the connection
+    is fetched asynchronously and the calls go through
+    :class:`~airflow_provider_plivo.transport.client.AsyncPlivoClient` (httpx), with the hook's
+    timeouts, retries and errors.
     """
 
     def __init__(
