@@ -11,6 +11,8 @@ __all__ = [
     "MAX_TEXT_LENGTH",
     "MEDIA_EXPIRY_HOURS",
     "MEDIA_PAGE_SIZE",
+    "MESSAGE_LIST_RATE_LIMIT",
+    "MESSAGE_LIST_RATE_LIMIT_PERIOD",
     "MESSAGE_PAGE_SIZE",
     "NO_DELIVERY_REPORT_REGIONS",
 ]
@@ -50,3 +52,9 @@ ACCOUNT_RATE_LIMIT_PERIOD = 5.0
 
 ACCOUNT_MAX_IN_FLIGHT = 100
 """Plivo answers 429 beyond 100 simultaneous API requests per account or subaccount."""
+
+MESSAGE_LIST_RATE_LIMIT = 20
+MESSAGE_LIST_RATE_LIMIT_PERIOD = 60.0
+"""Plivo's message list (``GET Message/``) has a limit of its own, within the account's: "The
+default rate limit for this API is 20 requests per minute" (Plivo's "List all messages" page;
+raised on request, hence a hook setting)."""

@@ -12,6 +12,8 @@ from airflow_provider_plivo.limits import (
     ACCOUNT_RATE_LIMIT_PERIOD,
     MAX_FILES_PER_UPLOAD,
     MAX_MEDIA_FILE_SIZE,
+    MESSAGE_LIST_RATE_LIMIT,
+    MESSAGE_LIST_RATE_LIMIT_PERIOD,
 )
 
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "HookSettings"]
@@ -34,6 +36,8 @@ class HookSettings:
     rate_limit: int | None = ACCOUNT_RATE_LIMIT
     rate_limit_period: float = ACCOUNT_RATE_LIMIT_PERIOD
     adaptive: bool = True
+    message_list_rate_limit: int | None = MESSAGE_LIST_RATE_LIMIT
+    message_list_rate_limit_period: float = MESSAGE_LIST_RATE_LIMIT_PERIOD
 
     def __post_init__(self) -> None:
         _whole_number("chunk_size", self.chunk_size, 1, MAX_FILES_PER_UPLOAD)
@@ -44,9 +48,10 @@ class HookSettings:
         _whole_number("max_concurrency", self.max_concurrency, 1)
         if self.rate_limit is not None:
             _whole_number("rate_limit", self.rate_limit, 1)
-        _seconds("rate_limit_period", self.rate_limit_period)
-        if self.rate_limit_period <= 0:
-            raise ValueError(f"rate_limit_period must be more than 0 seconds, got {self.rate_limit_period!r}")
+        _period("rate_limit_period", self.rate_limit_period)
+        if self.message_list_rate_limit is not None:
+            _whole_number("message_list_rate_limit", self.message_list_rate_limit, 1)
+        _period("message_list_rate_limit_period", self.message_list_rate_limit_period)
         if not isinstance(self.adaptive, bool):
             raise ValueError(f"adaptive must be True or False, got {self.adaptive!r}")
 
@@ -76,3 +81,9 @@ def _whole_number(name: str, value: object, low: int, high: int | None = None) -
 def _seconds(name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < float("inf"):
         raise ValueError(f"{name} must be a finite number of seconds, 0 or more, got {value!r}")
+
+
+def _period(name: str, value: object) -> None:
+    _seconds(name, value)
+    if value == 0:
+        raise ValueError(f"{name} must be more than 0 seconds, got {value!r}")

@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, XComArg, task
 
 from airflow_provider_plivo.notifications.plivo import PlivoNotifier
 from airflow_provider_plivo.operators.media import PlivoMediaUploadOperator
@@ -61,7 +61,7 @@ with DAG(
     )
     wait = PlivoMessageSensor(
         task_id="wait_for_delivery",
-        message_uuids=send.output,
+        message_uuids=XComArg(send, key="messages"),  # judged by the numbers messaged
         mode="reschedule",
         poke_interval=POLL_SECONDS,
         timeout=6 * 3600,

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, XComArg
 
 from airflow_provider_plivo.operators.media import PlivoMediaUploadOperator
 from airflow_provider_plivo.operators.message import PlivoSendMessageOperator
@@ -43,7 +43,7 @@ with DAG(
     )
     wait = PlivoMessageSensor(
         task_id="wait_for_delivery",
-        message_uuids=send.output,
+        message_uuids=XComArg(send, key="messages"),  # judged by the numbers messaged
         mode="reschedule",
         poke_interval=float(os.environ.get("PLIVO_DELIVERY_POLL_SECONDS", "60")),
         timeout=60 * 60,

@@ -45,8 +45,9 @@ os.environ.pop("AIRFLOW_CONN_PLIVO_DEFAULT", None)
 def plivo_sandbox_options() -> dict[str, Any]:
     """The suite's sandboxes send every message at once and let the message list be read freely;
     every other habit of production Plivo stays on. At 0.25 MMS a second a test's sensor would
-    wait 4 s a message; the hook does not budget the list's 20 a minute yet. Tests about those
-    habits start their sandbox with them (``plivo_sandbox_factory(mps=...)`` or ``PlivoSandbox()``).
+    wait 4 s a message. The hook keeps the list's 20 a minute itself (the message-state tests run
+    with the sandbox's limit on). Tests about those habits start their sandbox with them
+    (``plivo_sandbox_factory(mps=...)`` or ``PlivoSandbox()``).
     """
     return {"mps": None, "message_list_rate_limit": None}
 

@@ -19,6 +19,8 @@ from airflow_provider_plivo.limits import (
     MAX_FILES_PER_UPLOAD,
     MAX_MEDIA_FILE_SIZE,
     MEDIA_PAGE_SIZE,
+    MESSAGE_LIST_RATE_LIMIT,
+    MESSAGE_LIST_RATE_LIMIT_PERIOD,
     MESSAGE_PAGE_SIZE,
 )
 from airflow_provider_plivo.settings import DEFAULT_MAX_CONCURRENCY, HookSettings
@@ -73,6 +75,12 @@ class PlivoHook(BaseHook):
         Plivo answers cleanly; on a 429 or 503 cut back and keep to the part of the account this
         hook had, as other tasks share it (see :mod:`airflow_provider_plivo.transport.limiter`).
         False keeps ``max_concurrency`` and ``rate_limit`` as fixed limits.
+    :param message_list_rate_limit: the most message list requests (``GET Message/``, used by
+        ``list_messages``, the sensor's polls and send reconciliation) Plivo allows the account per
+        ``message_list_rate_limit_period``: 20 per minute unless Plivo raised it for you. Shared by
+        every hook, trigger and notifier of the account in the process; a 429 from the list
+        slows only the list. None for no limit of the list's own (the account's still holds).
+    :param message_list_rate_limit_period: the window of ``message_list_rate_limit``, in seconds.
     """
 
     conn_name_attr = "plivo_conn_id"
@@ -93,6 +101,8 @@ class PlivoHook(BaseHook):
         rate_limit: int | None = ACCOUNT_RATE_LIMIT,
         rate_limit_period: float = ACCOUNT_RATE_LIMIT_PERIOD,
         adaptive: bool = True,
+        message_list_rate_limit: int | None = MESSAGE_LIST_RATE_LIMIT,
+        message_list_rate_limit_period: float = MESSAGE_LIST_RATE_LIMIT_PERIOD,
     ) -> None:
         super().__init__()
         self.plivo_conn_id = plivo_conn_id
@@ -106,6 +116,8 @@ class PlivoHook(BaseHook):
             rate_limit=rate_limit,
             rate_limit_period=rate_limit_period,
             adaptive=adaptive,
+            message_list_rate_limit=message_list_rate_limit,
+            message_list_rate_limit_period=message_list_rate_limit_period,
         )
 
     # -- connection -------------------------------------------------------------------------
@@ -137,6 +149,8 @@ class PlivoHook(BaseHook):
             rate_limit=settings.rate_limit,
             rate_limit_period=settings.rate_limit_period,
             adaptive=settings.adaptive,
+            message_list_rate_limit=settings.message_list_rate_limit,
+            message_list_rate_limit_period=settings.message_list_rate_limit_period,
             log=self.log,
         )
 
@@ -191,10 +205,11 @@ class PlivoHook(BaseHook):
             page = self.client.request(
                 Request("GET", "Media/", params={"limit": 1, "offset": 0}, timeout=timeout)
             )
+            # Recorded bodies have "meta": null, or no total_count; a count is shown only if it is one.
             meta = page.get("meta")
-            meta = meta if isinstance(meta, dict) else {}
-            total = meta.get("total_count", "unknown")
-            return True, f"Connected to Plivo as {self.auth_id} ({total} media stored)"
+            total = meta.get("total_count") if isinstance(meta, dict) else None
+            count = f"{total:,}" if isinstance(total, int) and not isinstance(total, bool) else "unknown"
+            return True, f"Connected to Plivo as {self.auth_id} ({count} media stored)"
         except Exception as err:
             from airflow_provider_plivo.exceptions import PlivoError
 
@@ -315,7 +330,8 @@ class PlivoHook(BaseHook):
         1,000, as many at a time as :attr:`limiter` allows. The type is ``mms`` when media is
         given. Further Plivo parameters (``url``, ``method``, ``log``...) pass through
         ``params``. Everything is checked before anything is sent (one string is one ID in
-        ``media_ids``/``media_urls``).
+        ``media_ids``/``media_urls``), the 5 MB of one message too: with more than two
+        ``media_ids`` their sizes are looked up first (:mod:`airflow_provider_plivo.messages.size`).
 
         The result is a list of message UUIDs, one per number messaged, that also tells who got
         which (``.messages``: ``[{"number", "message_uuid"}]``) and which numbers Plivo refused
@@ -325,7 +341,8 @@ class PlivoHook(BaseHook):
         it: the connection could not be opened, or Plivo answered 429 or 503. ``ledger`` records
         each request so that a later call (a retried task) never messages a number twice.
 
-        :raises PlivoMessageValidationError: naming every problem; nothing was sent.
+        :raises PlivoMessageValidationError: naming every problem (each media with its size when
+            the message is over 5 MB); nothing was sent.
         :raises PlivoUnknownMediaError: Plivo does not know a media ID (expired after 6 hours?).
         """
         message = {"src": src, "dst": dst, "text": text, "media_ids": media_ids, "media_urls": media_urls}
@@ -341,9 +358,10 @@ class PlivoHook(BaseHook):
     def _send_plan(self, message: dict[str, Any], ledger: SendLedger | None = None) -> Plan[SentMessages]:
         from airflow_provider_plivo.messages.rules import checked_message
         from airflow_provider_plivo.messages.sender import send_plan
+        from airflow_provider_plivo.messages.size import size_checked
 
         payload, numbers = checked_message(**message)
-        return send_plan(payload, numbers, log=self.log, ledger=ledger)
+        return size_checked(payload, send_plan(payload, numbers, log=self.log, ledger=ledger))
 
     def get_message(self, message_uuid: str) -> dict[str, Any]:
         """Return Plivo's record of one message, including ``message_state`` and ``error_code``."""
@@ -353,6 +371,9 @@ class PlivoHook(BaseHook):
 
     def list_messages(self, **filters: Any) -> list[dict[str, Any]]:
         """Return the account's messages, newest first, walking every page.
+
+        The pages keep to the message list's own limit (``message_list_rate_limit``, 20 per
+        minute by default): a list of more than 400 messages waits for the next minute.
 
         ``filters`` are Plivo's: ``message_time__gte``/``__gt``/``__lte``/``__lt``
         (``"YYYY-MM-DD HH:MM[:ss[.uuuuuu]]"``), ``message_state``, ``message_direction``,
@@ -370,19 +391,22 @@ class PlivoHook(BaseHook):
         return [_with_media_url(m) for m in self.client.run(paged(path, {}, page_size=MEDIA_PAGE_SIZE))]
 
     def get_messages(self, message_uuids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Plivo's record of each message, within the limits and as cheaply as it can (see
-        :mod:`airflow_provider_plivo.messages.status`)."""
-        from airflow_provider_plivo.messages.status import message_states_plan
-
-        return self.client.run(message_states_plan(message_uuids))
+        """Plivo's record of each message it knows, within the limits and as cheaply as it can:
+        message list pages while the list's own budget has room now, single reads for the rest
+        (see :mod:`airflow_provider_plivo.messages.status`). A message Plivo answers 404 for is
+        left out (and logged as a warning); other errors raise."""
+        return self.client.run(self._message_states_plan(message_uuids))
 
     async def aget_messages(
         self, client: AsyncPlivoClient, message_uuids: Sequence[str]
     ) -> dict[str, dict[str, Any]]:
         """:meth:`get_messages` on the event loop through ``client``."""
+        return await client.run(self._message_states_plan(message_uuids))
+
+    def _message_states_plan(self, message_uuids: Sequence[str]) -> Plan[dict[str, dict[str, Any]]]:
         from airflow_provider_plivo.messages.status import message_states_plan
 
-        return await client.run(message_states_plan(message_uuids))
+        return message_states_plan(message_uuids, list_pages=self.limiter.message_list_room(), log=self.log)
 
 
 def _with_media_url(media: dict[str, Any]) -> dict[str, Any]:

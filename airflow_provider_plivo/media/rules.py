@@ -14,7 +14,13 @@ if TYPE_CHECKING:
 
     from airflow_provider_plivo.media.sources import MediaFile
 
-__all__ = ["MMS_MEDIA_TYPES", "media_content_type", "media_file_problem", "validate_media_files"]
+__all__ = [
+    "MMS_MEDIA_TYPES",
+    "UPLOAD_MEDIA_TYPES",
+    "media_content_type",
+    "media_file_problem",
+    "validate_media_files",
+]
 
 MMS_MEDIA_TYPES: dict[str, str] = {
     ".jpg": "image/jpeg",
@@ -35,11 +41,30 @@ MMS_MEDIA_TYPES: dict[str, str] = {
     ".xls": "application/vnd.ms-excel",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-"""File extension (lower case) -> IANA media type, for every type Plivo lists for MMS."""
+"""File extension (lower case) -> IANA media type, for every type Plivo's MMS pages list for
+sending. More than Plivo takes as an upload (:data:`UPLOAD_MEDIA_TYPES`): the rest can be sent
+from a server of your own with ``media_urls``."""
+
+UPLOAD_MEDIA_TYPES: dict[str, str] = {
+    ext: MMS_MEDIA_TYPES[ext] for ext in (".jpg", ".jpeg", ".png", ".gif", ".mp4", ".pdf", ".txt")
+}
+"""The types checked before an upload (``POST Media/``): those Plivo's media object page lists,
+"JPG, PNG, MP4, GIF, PDF, text".
+
+Plivo's documents disagree, and we hold to the narrowest list that is not contradicted by what
+Plivo did: the MMS pages list audio, more video, vCard, CSV and spreadsheets for sending; the
+official Python SDK's own extension table took GIF, MP3, WAV, OGG, 3GPP, vCard, CSV and
+spreadsheets from 4.59.2 (August 2025); yet the same month its issue #295 shows Plivo's API
+refusing a WAV upload with HTTP 400 "File format of the file to be uploaded should be one of
+JPG, JPEG, PNG or PDF", a text that in turn names neither GIF and MP4 (on the media page) nor
+MPEG (which that report saw accepted). A type Plivo refuses fails its whole upload request,
+up to 9 other files with it, so such a file is refused here, by name, before anything is sent.
+"""
 
 
 def media_content_type(path: str) -> str | None:
-    """The IANA media type Plivo MMS accepts for ``path``, or None when it accepts none."""
+    """The IANA media type of ``path`` by its extension, for any type Plivo MMS carries
+    (:data:`MMS_MEDIA_TYPES`), or None when it carries none."""
     return MMS_MEDIA_TYPES.get(os.path.splitext(path)[1].lower())
 
 
@@ -48,9 +73,15 @@ def media_file_problem(file: MediaFile, *, max_file_size: int = MAX_MEDIA_FILE_S
 
     :raises PlivoMediaSourceError: its object store could not say (access denied, unreachable...).
     """
-    if media_content_type(file.name) is None:
-        ext = os.path.splitext(file.name)[1] or "no extension"
-        return f"{file.source}: type {ext!r} is not accepted for MMS (accepted: {', '.join(MMS_MEDIA_TYPES)})"
+    ext = os.path.splitext(file.name)[1]
+    if ext.lower() not in UPLOAD_MEDIA_TYPES:
+        accepted = ", ".join(UPLOAD_MEDIA_TYPES)
+        if ext.lower() in MMS_MEDIA_TYPES:
+            return (
+                f"{file.source}: type {ext!r} is not accepted by Plivo's media upload (accepted: "
+                f"{accepted}); MMS can still carry it from a server of your own with media_urls"
+            )
+        return f"{file.source}: type {ext or 'no extension'!r} is not accepted for MMS (accepted: {accepted})"
     try:
         info = file.info()
     except FileNotFoundError:

@@ -10,14 +10,13 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_plivo._airflow.base import PlivoTask
 from airflow_provider_plivo._airflow.fail_fast import fail_fast
-from airflow_provider_plivo._airflow.templating import string_list
 from airflow_provider_plivo.exceptions import error_from_event
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.messages.delivery import FAILURE_STATES, DeliveryWatch
+from airflow_provider_plivo.messages.delivery import FAILURE_STATES, DeliveryWatch, sent_messages
 from airflow_provider_plivo.version_compat import AirflowFailException, conf
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from airflow.sdk import Context
 
@@ -33,7 +32,25 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
     ("due to federal regulations"), so messages there, every MMS included, stay ``sent``; Plivo
     advises to "consider sent + delivered as delivered". By default a message to a US or
     Canadian number is therefore done at ``sent`` or ``delivered``, and a message elsewhere at
-    ``delivered``. Give ``success_states`` to judge every message by those states instead.
+    ``delivered`` (``read``, WhatsApp's read receipt, counts as delivered everywhere). Give
+    ``success_states`` to judge every message by those states instead.
+
+    **Numbers we sent, not numbers Plivo shows.** Given the send's ``messages`` records
+    (``XComArg(send, key="messages")``), the sensor judges each message by the number the send
+    operator messaged. Given UUIDs only, it judges by Plivo's ``to_number``, which Plivo masks
+    (``+141XXXXX528``) for a send with ``log=false``: a masked number has no country, so a US
+    message would wait for a ``delivered`` that never comes there.
+
+    **A UUID Plivo does not know** is named in the log and asked about again on the next polls
+    (Plivo may not list a message the instant it is queued); still unknown after
+    :data:`~airflow_provider_plivo.messages.delivery.UNKNOWN_MESSAGE_POLLS` polls over
+    :data:`~airflow_provider_plivo.messages.delivery.UNKNOWN_MESSAGE_GRACE` seconds, it fails by
+    name, and the failure reports where every other message stood (in ``reschedule`` mode,
+    where each poke is a new process, counted from the first poke's date).
+
+    Each poke logs the progress by state (``1,200 of 2,500 settled: 1,180 sent, 15 delivered, 5
+    failed``); a failure names each failed message with Plivo's error code and reason
+    (``error_message``, e.g. "Destination Country Disabled").
 
     Only messages not yet settled are asked about again, as many at a time as the hook's
     limiter allows (32 to start with). Works in ``poke`` and ``reschedule`` mode; with
@@ -45,8 +62,11 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
 
     Returns (XCom ``return_value``) the final ``{message_uuid: message_state}``.
 
-    :param message_uuids: (templated) UUIDs from
-        :class:`~airflow_provider_plivo.operators.message.PlivoSendMessageOperator`, e.g. ``send.output``.
+    :param message_uuids: (templated) what
+        :class:`~airflow_provider_plivo.operators.message.PlivoSendMessageOperator` sent: its
+        ``messages`` records as they are (``XComArg(send, key="messages")``, a list of
+        ``{"number", "message_uuid"}``, also as the JSON text templating renders), or its UUIDs
+        (``send.output``).
     :param plivo_conn_id: (templated) the ``plivo`` connection the messages were sent with.
     :param success_states: states in which every message counts as done; None (the default)
         for Plivo's meaning per destination, above.
@@ -64,7 +84,7 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
     def __init__(
         self,
         *,
-        message_uuids: str | Sequence[str],
+        message_uuids: str | Sequence[str] | Sequence[Mapping[str, Any]],
         plivo_conn_id: str = PlivoHook.default_conn_name,
         success_states: Sequence[str] | None = None,
         failure_states: Sequence[str] = FAILURE_STATES,
@@ -85,10 +105,10 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
     def watch(self) -> DeliveryWatch:
         """The states seen so far: in poke mode later pokes ask only about unsettled messages."""
         with fail_fast():
-            uuids = string_list(self.message_uuids, argument="message_uuids")
-            if not uuids:
+            messages = sent_messages(self.message_uuids, argument="message_uuids")
+            if not messages:
                 raise ValueError("message_uuids is empty: there is no message to wait for")
-        return DeliveryWatch(uuids, success_states=self.success_states, failure_states=self.failure_states)
+        return DeliveryWatch(messages, success_states=self.success_states, failure_states=self.failure_states)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -98,9 +118,11 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
             return first.xcom_value
         from airflow_provider_plivo.triggers.message import PlivoMessageTrigger
 
+        unsettled = self.watch.unsettled()
         self.defer(
             trigger=PlivoMessageTrigger(
-                message_uuids=self.watch.unsettled(),
+                message_uuids=unsettled,
+                numbers=[self.watch.numbers[uuid] for uuid in unsettled],
                 plivo_conn_id=self.plivo_conn_id,
                 hook_params=self.hook_params,
                 success_states=self.success_states,
@@ -114,17 +136,37 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue:
         watch = self.watch
+        if self.reschedule:
+            self._count_earlier_pokes(context, watch)
+        asked = watch.unsettled()
         with fail_fast():
-            outcome = watch.update(self.hook.get_messages(watch.unsettled()))
+            outcome = watch.update(self.hook.get_messages(asked), asked=asked)
         if outcome.failures:
             raise AirflowFailException(outcome.describe_failures())
+        if missing := watch.missing():
+            self.log.warning(
+                "Plivo does not know %d messages yet, asking again at the next polls: %s",
+                len(missing),
+                _sample(missing, outcome.states),
+            )
         self.log.info(
-            "%d of %d messages done%s",
-            len(outcome.states) - len(outcome.waiting),
-            len(outcome.states),
+            "%s%s",
+            outcome.describe_progress(),
             f"; waiting for {_sample(outcome.waiting, outcome.states)}" if outcome.waiting else "",
         )
         return PokeReturnValue(is_done=outcome.done, xcom_value=outcome.states)
+
+    def _count_earlier_pokes(self, context: Context, watch: DeliveryWatch) -> None:
+        """In ``reschedule`` mode each poke is a new process: tell the watch how long the
+        messages were watched before, from the first poke's date Airflow keeps, so that a UUID
+        Plivo does not know still fails. The earlier pokes are counted at one per
+        ``poke_interval``, which a busy scheduler or ``exponential_backoff`` only thins out."""
+        from datetime import datetime, timezone
+
+        first = context["ti"].get_first_reschedule_date(context)
+        if first is not None:
+            seconds = max(0.0, (datetime.now(timezone.utc) - first).total_seconds())
+            watch.watched_before(polls=int(seconds // max(self.poke_interval, 1e-3)), seconds=seconds)
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, str]:
         """Resume after the trigger fired: succeed with the states, fail at once on a delivery

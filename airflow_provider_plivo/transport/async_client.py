@@ -91,7 +91,7 @@ class AsyncPlivoClient(ClientBase):
 
         self._check_running(request)
         try:
-            async with self.limiter.aslot() if self.limiter else nullcontext() as slot:
+            async with self.limiter.aslot(request) if self.limiter else nullcontext() as slot:
                 response = await self.session.request(**self._http_arguments(request), content=request.data)
                 tell(slot, response.status_code, response.headers)
         except httpx.ConnectTimeout as err:

@@ -106,7 +106,7 @@ class PlivoClient(ClientBase):
 
         self._check_running(request)
         try:
-            with self.limiter.slot() if self.limiter else nullcontext() as slot:
+            with self.limiter.slot(request) if self.limiter else nullcontext() as slot:
                 self._check_running(request)  # it may have waited for its place while stopping
                 response = self.session.request(**self._http_arguments(request), data=request.data)
                 tell(slot, response.status_code, response.headers)

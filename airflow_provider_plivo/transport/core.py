@@ -118,6 +118,13 @@ class Request:
     def endpoint(self) -> str:
         return f"{self.method} {self.path}"
 
+    @property
+    def message_list(self) -> bool:
+        """Whether this is a request to Plivo's message list (``GET Message/``, not
+        ``Message/{uuid}/`` nor ``Message/{uuid}/Media/``), which has a limit of its own besides
+        the account's (20 per minute): the one place that decides it."""
+        return self.method.upper() == "GET" and self.path.strip("/") == "Message"
+
 
 Outcome = dict[str, Any] | PlivoError
 """What one request of a :class:`Concurrent` batch came to: Plivo's JSON answer, or the error."""
@@ -238,14 +245,15 @@ class Slot(Protocol):
 
 
 class Limits(Protocol):
-    """What the drivers need of a limiter: a place per request, for threads and coroutines."""
+    """What the drivers need of a limiter: a place per request, for threads and coroutines (the
+    request says which budgets it takes from: :attr:`Request.message_list`)."""
 
     @property
     def concurrency(self) -> int: ...
 
-    def slot(self) -> AbstractContextManager[Slot]: ...
+    def slot(self, request: Request) -> AbstractContextManager[Slot]: ...
 
-    def aslot(self) -> AbstractAsyncContextManager[Slot]: ...
+    def aslot(self, request: Request) -> AbstractAsyncContextManager[Slot]: ...
 
     def describe(self) -> str: ...
 

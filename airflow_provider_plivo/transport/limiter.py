@@ -18,9 +18,13 @@ The parts, from the bottom:
 * :class:`AccountLimiter`: the driver, one per account per process (:func:`account_limiter`):
   one lock, threads waiting on a Condition, coroutines on a Future woken by
   ``loop.call_soon_threadsafe`` when a place frees or after the known wait, never by polling.
+* :class:`EndpointBudget`: one endpoint's own limit inside the account's (Plivo's message list,
+  ``GET Message/``: 20 per minute), held by the :class:`AccountLimiter` beside its limits, so that
+  a request to it takes a place from both under one lock. Its throttles are its own: a 429 from
+  the list slows the list, never uploads or sends. Still pure.
 * :class:`HookLimiter`: what a hook holds, its view of the account: the hook's own fixed ceilings
   (``max_concurrency``, ``rate_limit`` per ``rate_limit_period``) layered on the shared account.
-  ``with limiter.slot() as slot: ...; slot.answered(status, retry_after)``, or ``aslot()``.
+  ``with limiter.slot(request) as slot: ...; slot.answered(status, retry_after)``, or ``aslot()``.
 
 Every hook, trigger and notifier of an account in the process shares the account's limits and
 learns from every answer; ``adaptive=False`` takes a hook's requests out of the account's learned
@@ -42,12 +46,15 @@ from airflow_provider_plivo.limits import (
     ACCOUNT_MAX_IN_FLIGHT,
     ACCOUNT_RATE_LIMIT,
     ACCOUNT_RATE_LIMIT_PERIOD,
+    MESSAGE_LIST_RATE_LIMIT,
+    MESSAGE_LIST_RATE_LIMIT_PERIOD,
 )
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator
 
     from airflow_provider_plivo.progress import Log
+    from airflow_provider_plivo.transport.core import Request
 
 __all__ = [
     "INITIAL_CONCURRENCY",
@@ -56,6 +63,7 @@ __all__ = [
     "AccountShare",
     "AnswerWindow",
     "ConcurrencyWindow",
+    "EndpointBudget",
     "HookLimiter",
     "Pacer",
     "RetryAfterPause",
@@ -95,13 +103,16 @@ THROTTLE_STATUSES = (429, 503)
 class Slot:
     """One request's place; tell it Plivo's answer when it comes (no answer leaves it neutral)."""
 
-    def __init__(self, started: float) -> None:
+    def __init__(self, started: float, budget: EndpointBudget | None = None) -> None:
         self.started = started
+        self.budget = budget
+        """The endpoint budget it also holds a place of (the message list's), if any."""
         self.status: int | None = None
         self.retry_after: float | None = None
 
     def __repr__(self) -> str:
-        return f"Slot(started={self.started:g}, status={self.status})"
+        of = f", {self.budget.name}" if self.budget else ""
+        return f"Slot(started={self.started:g}, status={self.status}{of})"
 
     def answered(self, status: int, retry_after: float | None = None) -> None:
         """Plivo answered ``status``, with ``Retry-After`` (seconds) if it sent one."""
@@ -401,9 +412,15 @@ class AccountLimits:
             self.window.started(now, self.in_flight, pace_has_room=self.pacer.has_room)
 
     def finish(self, slot: Slot, now: float) -> bool:
-        """``slot``'s request is over: release its place and learn from its answer. True if it cut."""
+        """``slot``'s request is over: release its place and learn from its answer. True if it cut.
+
+        A throttle of a request under an endpoint budget is that endpoint's (Plivo's message
+        list answers 429 beyond its own 20 per minute while the account has room): it counts
+        here as a request, and teaches nothing, so that uploads and sends keep their pace."""
         self.in_flight -= 1
         self.answers.add(now, clean=slot.clean)
+        if slot.throttled and slot.budget is not None:
+            return False
         if slot.throttled:
             self.throttles += 1
             if slot.retry_after is not None:
@@ -425,6 +442,95 @@ class AccountLimits:
             f"{self.in_flight} in flight of {self.window.concurrency} (Plivo allows "
             f"{self.max_in_flight}), {rate or 'any number'} per {self.period:g} s, "
             f"{self.throttles} throttled answers"
+        )
+
+
+class EndpointBudget:
+    """
+    One endpoint's own limit inside the account's, for every hook, trigger and notifier of the
+    account in the process; pure (no lock, told the time), held by the :class:`AccountLimiter`.
+
+    Plivo's message list (``GET Message/``) allows 20 requests per minute besides the account's
+    300 per 5 s. Every request to it keeps to ``rate_limit`` per ``period``
+    (:func:`rate_wait`, dated by the answer) and to a ``Retry-After`` it sent (without one, a 429
+    holds it for the time one place takes to free: ``period / rate_limit``); adaptive requests
+    also to an :class:`AccountShare` its throttles teach (a 429 leaves the part of the period we
+    had, for a period). No :class:`Pacer`: a poll asks how many pages it may read now
+    (:meth:`room`) and reads them at once; spread over the minute, 20 would make every poll wait.
+    Without a ``rate_limit`` only a ``Retry-After`` holds its requests, but its throttles are
+    still its own.
+    """
+
+    def __init__(self, *, name: str, rate_limit: int | None, period: float) -> None:
+        _check_limits(f"the {name}'s limit", 1, rate_limit, period)
+        self.name = name
+        self.rate_limit = rate_limit
+        self.period = period
+        self.in_flight = 0
+        self.throttles = 0
+        """Throttled answers (429, 503) from this endpoint in this process."""
+        self.answers = AnswerWindow(period)
+        self.share = AccountShare(rate_limit, period)
+        self.pause = RetryAfterPause()
+        self.last_cut = -math.inf
+
+    def keep_within(self, rate_limit: int, period: float) -> None:
+        """A hook of the account names this limit: keep within it and any named before (the
+        fewest requests over the longest period), since Plivo counts them all together."""
+        if self.rate_limit is None:
+            self.period = period
+        self.rate_limit = self.share.rate_limit = min(self.rate_limit or rate_limit, rate_limit)
+        self.period = self.answers.period = self.share.period = max(self.period, period)
+        self.share.share = min(self.share.share, float(self.rate_limit))
+
+    def wait(self, now: float, *, adaptive: bool) -> float:
+        """Seconds until a request may start (inf: an answer must come first); 0 if it may now."""
+        waits = [self.pause.wait(now), rate_wait(self.answers, self.in_flight, self.rate_limit, now)]
+        if adaptive:
+            waits.append(self.share.wait(self.answers, self.in_flight, now))
+        return max(waits)
+
+    def room(self, now: float, *, adaptive: bool) -> int | None:
+        """How many requests may start now, without waiting; None for no limit."""
+        if self.pause.wait(now) > 0:
+            return 0
+        if self.rate_limit is None:
+            return None
+        self.answers.expire(now)
+        room = self.rate_limit - len(self.answers) - self.in_flight
+        if adaptive:
+            room = min(room, math.ceil(self.share.share - self.answers.clean - self.in_flight))
+        return max(0, room)
+
+    def start(self) -> None:
+        self.in_flight += 1
+
+    def finish(self, slot: Slot, now: float) -> bool:
+        """``slot``'s request is over; learn from its answer. True if it cut the share."""
+        self.in_flight -= 1
+        self.answers.add(now, clean=slot.clean)
+        if slot.throttled:
+            self.throttles += 1
+            if slot.retry_after is not None:
+                self.pause.hold(now, slot.retry_after)
+            elif self.rate_limit is not None:
+                # Plivo's window is full, with requests we cannot see: at its pace, one place
+                # frees every period / limit seconds (3 s of 20 per minute); asking sooner is a 429.
+                self.pause.hold(now, self.period / self.rate_limit)
+            if slot.started <= self.last_cut:  # one round of 429s counts once
+                return False
+            self.share.cut(now, clean=self.answers.clean, concurrency=1.0)
+            self.last_cut = now
+            return True
+        if slot.clean:
+            self.share.grow(slot, now, last_cut=self.last_cut)
+        return False
+
+    def describe(self) -> str:
+        rate = self.share.rate or self.rate_limit or "any number"
+        return (
+            f"the {self.name}: {self.in_flight} in flight, {rate} per {self.period:g} s "
+            f"(Plivo allows {self.rate_limit or 'any number'}), {self.throttles} throttled answers"
         )
 
 
@@ -460,6 +566,11 @@ class AccountLimiter:
         self.limits = AccountLimits(
             max_in_flight=max_in_flight, rate_limit=rate_limit, period=period, clock=clock
         )
+        self.message_list = EndpointBudget(
+            name="message list", rate_limit=None, period=MESSAGE_LIST_RATE_LIMIT_PERIOD
+        )
+        """The message list's own budget: its limit is the strictest a hook named
+        (:meth:`limit_message_list`), none until one did."""
         self._lock = threading.Condition()
         self._waiters: dict[asyncio.Future[None], asyncio.AbstractEventLoop] = {}
 
@@ -468,7 +579,20 @@ class AccountLimiter:
 
     def describe(self) -> str:
         with self._lock:
-            return self.limits.describe()
+            return f"{self.limits.describe()}; {self.message_list.describe()}"
+
+    def limit_message_list(self, rate_limit: int | None, period: float) -> None:
+        """A hook of the account says Plivo allows its message list ``rate_limit`` requests per
+        ``period``: every list request of the process keeps within it (and within the limits
+        other hooks named). None adds no limit."""
+        if rate_limit is not None:
+            with self._lock:
+                self.message_list.keep_within(rate_limit, period)
+
+    def message_list_room(self, *, adaptive: bool = True) -> int | None:
+        """Message list requests that may start now without waiting; None for no list limit."""
+        with self._lock:
+            return self.message_list.room(self.clock(), adaptive=adaptive)
 
     @property
     def waiting(self) -> int:
@@ -476,19 +600,20 @@ class AccountLimiter:
         with self._lock:
             return len(self._waiters)
 
-    def acquire(self, view: HookLimiter) -> Slot:
-        """Block this thread until ``view`` may start a request; its slot."""
+    def acquire(self, view: HookLimiter, *, message_list: bool = False) -> Slot:
+        """Block this thread until ``view`` may start a request (one to the message list, if
+        ``message_list``); its slot."""
         with self._lock:
-            while not isinstance(slot := view.try_start(self.clock()), Slot):
+            while not isinstance(slot := view.try_start(self.clock(), message_list=message_list), Slot):
                 self._lock.wait(None if math.isinf(slot) else slot)
         return slot
 
-    async def aacquire(self, view: HookLimiter) -> Slot:
+    async def aacquire(self, view: HookLimiter, *, message_list: bool = False) -> Slot:
         """:meth:`acquire` for a coroutine: waits on a Future, never blocking the loop."""
         loop = asyncio.get_running_loop()
         while True:
             with self._lock:
-                slot = view.try_start(self.clock())
+                slot = view.try_start(self.clock(), message_list=message_list)
                 if isinstance(slot, Slot):
                     return slot
                 future: asyncio.Future[None] = loop.create_future()
@@ -542,6 +667,10 @@ class HookLimiter:
     :param rate_limit_period: the window of ``rate_limit``, in seconds.
     :param adaptive: keep also to what the account learned (its window, pace and share); False
         keeps only the hook's ceilings and Plivo's hard limits (a ``Retry-After`` still holds).
+    :param message_list_rate_limit: the most message list requests (``GET Message/``) Plivo
+        allows the account per ``message_list_rate_limit_period``, shared by the process (see
+        :meth:`AccountLimiter.limit_message_list`); None for no limit of the list's own.
+    :param message_list_rate_limit_period: the window of ``message_list_rate_limit``, in seconds.
     :param log: where throttles this hook's requests met, and where it settled, are reported.
     """
 
@@ -553,9 +682,12 @@ class HookLimiter:
         rate_limit: int | None,
         rate_limit_period: float,
         adaptive: bool = True,
+        message_list_rate_limit: int | None = MESSAGE_LIST_RATE_LIMIT,
+        message_list_rate_limit_period: float = MESSAGE_LIST_RATE_LIMIT_PERIOD,
         log: Log | None = None,
     ) -> None:
         _check_limits("a request limit", max_concurrency, rate_limit, rate_limit_period)
+        account.limit_message_list(message_list_rate_limit, message_list_rate_limit_period)
         self.account = account
         self.max_concurrency = max_concurrency
         self.rate_limit = rate_limit
@@ -599,40 +731,52 @@ class HookLimiter:
         return (
             f"at most {self.concurrency} requests to Plivo in flight and {self.rate or 'any number'} "
             f"per {self._rate_period():g} s; {self.throttles} throttled answers (429, 503) absorbed; "
-            f"the account in this process: {self.account.limits.describe()}"
+            f"the account in this process: {self.account.limits.describe()}; "
+            f"{self.account.message_list.describe()}"
         )
 
+    def message_list_room(self) -> int | None:
+        """Message list requests this hook may start now without waiting (what a poll may read
+        from the list); None for no limit of the list's own."""
+        return self.account.message_list_room(adaptive=self.adaptive)
+
     @contextmanager
-    def slot(self) -> Iterator[Slot]:
-        """Wait for a place, hold it while the request is out, and learn from its answer."""
-        slot = self.account.acquire(self)
+    def slot(self, request: Request | None = None) -> Iterator[Slot]:
+        """Wait for a place for ``request`` (from the message list's budget too, if it is one of
+        its requests), hold it while the request is out, and learn from its answer."""
+        slot = self.account.acquire(self, message_list=request is not None and request.message_list)
         try:
             yield slot
         finally:
             self.account.release(self, slot)
 
     @asynccontextmanager
-    async def aslot(self) -> AsyncIterator[Slot]:
+    async def aslot(self, request: Request | None = None) -> AsyncIterator[Slot]:
         """:meth:`slot` for a coroutine: waits without blocking the event loop."""
-        slot = await self.account.aacquire(self)
+        slot = await self.account.aacquire(self, message_list=request is not None and request.message_list)
         try:
             yield slot
         finally:
             self.account.release(self, slot)
 
-    def try_start(self, now: float) -> Slot | float:
-        """Take a place, or return the seconds until one may be free (inf: an answer must come
-        first). Pure: the caller holds the account's lock (:class:`AccountLimiter` does)."""
+    def try_start(self, now: float, *, message_list: bool = False) -> Slot | float:
+        """Take a place (also from the message list's budget, for a ``message_list`` request), or
+        return the seconds until one may be free (inf: an answer must come first). Pure: the
+        caller holds the account's lock (:class:`AccountLimiter` does)."""
+        budget = self.account.message_list if message_list else None
         wait = max(
             math.inf if self.in_flight >= self.max_concurrency else 0.0,
             rate_wait(self.answers, self.in_flight, self.rate_limit, now),
             self.account.limits.wait(now, adaptive=self.adaptive),
+            budget.wait(now, adaptive=self.adaptive) if budget else 0.0,
         )
         if wait > 0:
             return wait
         self.in_flight += 1
         self.account.limits.start(now, adaptive=self.adaptive)
-        return Slot(now)
+        if budget is not None:
+            budget.start()
+        return Slot(now, budget)
 
     def finish(self, slot: Slot, now: float) -> str | None:
         """Release ``slot``'s place and let the account learn from its answer; the line to log, if
@@ -642,7 +786,13 @@ class HookLimiter:
         self.in_flight -= 1
         self.answers.add(now, clean=slot.clean)
         self.throttles += slot.throttled
+        budget_cut = slot.budget is not None and slot.budget.finish(slot, now)
         cut = self.account.limits.finish(slot, now)
+        if budget_cut and slot.budget is not None:
+            return (
+                f"Plivo throttled a {slot.budget.name} request (HTTP {slot.status}), which slows "
+                f"only {slot.budget.name} requests: {self.describe()}"
+            )
         changed = (self.concurrency, self.throttles)
         if not cut and (self.in_flight or changed == self._reported):
             return None

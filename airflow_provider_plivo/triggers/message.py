@@ -27,12 +27,17 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
     (:func:`~airflow_provider_plivo.exceptions.error_to_event`), whatever the exception was.
 
     ``success_states`` None means Plivo's meaning per destination (see
-    :class:`~airflow_provider_plivo.sensors.message.PlivoMessageSensor`). Each poll asks only
-    about messages not yet settled, as many at a time as the hook's limiter allows. Everything
-    runs on the triggerer's event loop without blocking it: the connection is fetched
-    asynchronously and the calls go through
-    :class:`~airflow_provider_plivo.transport.client.AsyncPlivoClient` (httpx), with the hook's timeouts,
-    retries and errors.
+    :class:`~airflow_provider_plivo.sensors.message.PlivoMessageSensor`), judged by ``numbers``
+    (the number each of ``message_uuids`` was sent to, in the same order; None where unknown)
+    rather than Plivo's ``to_number``, which a send with ``log=false`` masks. The numbers travel
+    as a list beside the UUIDs, not as records, to keep the trigger's stored arguments small
+    (about 16 bytes a message). Each poll asks only about messages not yet settled, as many at
+    a time as the hook's limiter allows, and the progress by state is logged when it changed; a
+    UUID Plivo does not know is asked about on a few more polls, then fails by name (see the
+    sensor). Everything runs on the triggerer's event loop without blocking it: the connection
+    is fetched asynchronously and the calls go through
+    :class:`~airflow_provider_plivo.transport.client.AsyncPlivoClient` (httpx), with the hook's
+    timeouts, retries and errors.
     """
 
     def __init__(
@@ -43,10 +48,17 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
         success_states: Sequence[str] | None,
         failure_states: Sequence[str],
         poll_interval: float,
+        numbers: Sequence[str | None] | None = None,
         hook_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.message_uuids = list(message_uuids)
+        self.numbers = list(numbers) if numbers is not None and any(numbers) else None
+        if self.numbers is not None and len(self.numbers) != len(self.message_uuids):
+            raise ValueError(
+                f"numbers must match message_uuids one to one: {len(self.numbers)} numbers "
+                f"for {len(self.message_uuids)} messages"
+            )
         self._use_plivo(plivo_conn_id, hook_params)
         self.success_states = list(success_states) if success_states is not None else None
         self.failure_states = list(failure_states)
@@ -57,6 +69,7 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
                 "message_uuids": self.message_uuids,
+                "numbers": self.numbers,
                 "plivo_conn_id": self.plivo_conn_id,
                 "success_states": self.success_states,
                 "failure_states": self.failure_states,
@@ -70,7 +83,9 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
         from airflow_provider_plivo.messages.delivery import DeliveryWatch
 
         watch = DeliveryWatch(
-            self.message_uuids, success_states=self.success_states, failure_states=self.failure_states
+            dict(zip(self.message_uuids, self.numbers or [None] * len(self.message_uuids), strict=True)),
+            success_states=self.success_states,
+            failure_states=self.failure_states,
         )
         try:
             async with await self.hook.aget_client() as client:
@@ -91,19 +106,24 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
         self, hook: PlivoHook, client: AsyncPlivoClient, watch: DeliveryWatch
     ) -> AsyncIterator[TriggerEvent]:
         """Ask about the unsettled messages every ``poll_interval`` until one event settles it all."""
-        reported = -1
+        reported = ""
         while True:
-            outcome = watch.update(await hook.aget_messages(client, watch.unsettled()))
+            asked = watch.unsettled()
+            outcome = watch.update(await hook.aget_messages(client, asked), asked=asked)
             if outcome.failures:
                 yield _event("failure", outcome.states, outcome.describe_failures())
                 return
             if outcome.done:
                 yield _event("success", outcome.states)
                 return
-            done = len(outcome.states) - len(outcome.waiting)
-            if done != reported:  # progress, not one line per poll from every waiting trigger
-                self.log.info("%d of %d messages done", done, len(outcome.states))
-                reported = done
+            progress = outcome.describe_progress()
+            missing = watch.missing()
+            if missing:
+                more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+                progress += f"; Plivo does not know {len(missing)} yet: {', '.join(missing[:10])}{more}"
+            if progress != reported:  # progress, not one line per poll from every waiting trigger
+                self.log.info("%s", progress)
+                reported = progress
             await asyncio.sleep(self.poll_interval)
 
 

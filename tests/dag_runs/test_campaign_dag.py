@@ -42,7 +42,8 @@ def test_failed_delivery_fails_the_sensor_naming_the_number_and_code(plivo_sandb
     assert task_states(dag_run)["wait_for_delivery"] == "failed"
     failed_uuid = next(u for u, m in plivo_sandbox.messages.items() if m.to_number == "+15005550001")
     assert (
-        f"1 of 2 messages failed: {failed_uuid} to +15005550001 undelivered (Plivo error code 80)"
+        f"1 of 2 messages failed: {failed_uuid} to +15005550001 undelivered (Plivo error code 80: "
+        "Destination temporarily unavailable) (2 of 2 settled: 1 sent, 1 undelivered)"
         in capfd.readouterr().out
     )
 

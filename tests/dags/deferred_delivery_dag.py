@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import DAG
+from airflow.sdk import DAG, XComArg
 
 from airflow_provider_plivo.operators.message import PlivoSendMessageOperator
 from airflow_provider_plivo.sensors.message import PlivoMessageSensor
@@ -24,7 +24,7 @@ with DAG(
     # hook's own retries are quick, here and in the trigger (hook_params travel with it).
     PlivoMessageSensor(
         task_id="wait",
-        message_uuids=send.output,
+        message_uuids=XComArg(send, key="messages"),
         deferrable=True,
         poke_interval=0.3,
         timeout=60,

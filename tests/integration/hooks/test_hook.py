@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import re
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +17,9 @@ from airflow_provider_plivo.exceptions import (
     PlivoMediaValidationError,
 )
 from airflow_provider_plivo.hooks.plivo import PlivoHook
+from tests.support.canned_plivo import canned_plivo
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
-
     from airflow_provider_plivo.records import MediaRecord
     from airflow_provider_plivo.sandbox import PlivoSandbox
 
@@ -264,6 +262,11 @@ def test_test_connection_reports_bad_settings_instead_of_raising(plivo_env, extr
         ({"max_concurrency": 0}, "max_concurrency must be at least 1 (a whole number), got 0"),
         ({"retry_wait_max": float("inf")}, "retry_wait_max must be a finite number of seconds"),
         ({"rate_limit": 2.5}, "rate_limit must be at least 1 (a whole number), got 2.5"),
+        (
+            {"message_list_rate_limit": 0},
+            "message_list_rate_limit must be at least 1 (a whole number), got 0",
+        ),
+        ({"message_list_rate_limit_period": 0}, "message_list_rate_limit_period must be more than 0 seconds"),
     ],
 )
 def test_hook_arguments_are_checked_by_name(arguments, message):
@@ -314,38 +317,6 @@ def test_files_deleted_or_emptied_during_an_upload_fail_by_name_and_nothing_is_l
     assert all(media.data for media in plivo_sandbox.media.values())
 
 
-@contextmanager
-def plivo_answering(plivo_env: Any, answer: Callable[[str], dict[str, Any]]) -> Iterator[list[str]]:
-    """``plivo_default`` pointed at a loopback server that answers every GET with ``answer(path)``;
-    yields the paths it served."""
-    import json
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    served: list[str] = []
-
-    class Canned(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            served.append(self.path)
-            body = json.dumps(answer(self.path)).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    with ThreadingHTTPServer(("127.0.0.1", 0), Canned) as server:
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        plivo_env(f"http://127.0.0.1:{server.server_address[1]}", login="MA1", password="t")
-        try:
-            yield served
-        finally:
-            server.shutdown()
-
-
 def test_list_media_stops_at_total_count_when_a_server_always_offers_a_next_page(plivo_env):
     pages = itertools.count()
 
@@ -357,16 +328,9 @@ def test_list_media_stops_at_total_count_when_a_server_always_offers_a_next_page
             "objects": page,
         }
 
-    with plivo_answering(plivo_env, endless) as served:
+    with canned_plivo(plivo_env, lambda method, path: (200, endless(path))) as served:
         listed = fast_hook().list_media()
 
     assert len(served) == 3
     assert len(listed) == 60  # the third page is kept whole; no fourth is asked for
     assert all(media["media_url"] == "https://media.example/x" for media in listed)
-
-
-def test_test_connection_answers_when_plivo_sends_meta_null(plivo_env):
-    with plivo_answering(plivo_env, lambda path: {"api_id": "a1", "meta": None, "objects": []}):
-        result = fast_hook().test_connection()
-
-    assert result == (True, "Connected to Plivo as MA1 (unknown media stored)")

@@ -109,3 +109,35 @@ def test_many_message_states_are_read_from_the_message_list(plivo_sandbox, run):
     assert list(states) == list(sent)
     gets = [r.path for r in plivo_sandbox.requests if r.method == "GET"]
     assert len(gets) <= 5  # the first message, then pages of 20, not 60 single reads
+
+
+def test_a_throttled_message_list_is_not_retried_and_single_reads_answer(plivo_sandbox, run):
+    sent = run(send([f"+1415555{n:04d}" for n in range(21)]))
+    plivo_sandbox.script_faults({2: "429-retry"}, endpoint="status")  # the first read, then the list
+
+    states = run(message_states_plan(list(sent), list_pages=20))
+
+    assert list(states) == list(sent)
+    reads = [r for r in plivo_sandbox.requests if r.method == "GET"]
+    assert [r.status for r in reads if r.path.endswith("/Message/")] == [429]
+    assert len(reads) == 1 + 21
+
+
+def test_a_message_list_without_room_leaves_every_read_single(plivo_sandbox, run):
+    sent = run(send([f"+1415555{n:04d}" for n in range(25)]))
+
+    states = run(message_states_plan(list(sent), list_pages=0))
+
+    assert list(states) == list(sent)
+    reads = [r.path for r in plivo_sandbox.requests if r.method == "GET"]
+    assert len(reads) == 25
+    assert not [path for path in reads if path.endswith("/Message/")]
+
+
+def test_an_unknown_message_is_left_out_and_the_others_answered(plivo_sandbox, run):
+    sent = list(run(send([f"+1415555{n:04d}" for n in range(29)])))
+    unknown = "00000000-0000-4000-8000-000000000000"
+
+    states = run(message_states_plan([unknown, *sent], list_pages=20))
+
+    assert list(states) == sent

@@ -44,9 +44,7 @@ def test_content_type_comes_from_the_extension(name, expected):
     assert media_content_type(name) == expected
 
 
-ACCEPTED = (
-    ".jpg, .jpeg, .png, .gif, .mp4, .3gp, .mov, .mp3, .wav, .amr, .ogg, .pdf, .txt, .vcf, .csv, .xls, .xlsx"
-)
+ACCEPTED = ".jpg, .jpeg, .png, .gif, .mp4, .pdf, .txt"
 UNREADABLE = pytest.param(
     "secret.png",
     "unreadable",
@@ -63,6 +61,12 @@ RULES: list[tuple[str, bytes | str | None, str]] = [
     ("empty.gif", b"", "file is empty"),
     ("folder.jpg", "folder", "not a regular file"),
     ("virus.exe", b"MZ", f"type '.exe' is not accepted for MMS (accepted: {ACCEPTED})"),
+    (
+        "voice.wav",
+        b"RIFF",
+        f"type '.wav' is not accepted by Plivo's media upload (accepted: {ACCEPTED}); "
+        "MMS can still carry it from a server of your own with media_urls",
+    ),
     ("missing.pdf", None, "no such file"),
 ]
 """Every rule a file can break (but being unreadable, which root cannot see)."""
@@ -109,7 +113,7 @@ def test_every_problem_is_reported_at_once_in_input_order(tmp_path):
     assert raised.value.problems == [
         f"{path}: {problem}" for path, (*_, problem) in zip(bad, RULES, strict=True)
     ]
-    assert str(raised.value).startswith("5 media files cannot be uploaded to Plivo, nothing was sent:")
+    assert str(raised.value).startswith("6 media files cannot be uploaded to Plivo, nothing was sent:")
     assert isinstance(raised.value, ValueError)
 
 
@@ -120,3 +124,20 @@ def test_the_size_limit_is_a_setting(tmp_path):
     validate_media_files([str(path)], max_file_size=2_097_152)
     with pytest.raises(PlivoMediaValidationError, match="over Plivo's limit of 1,000 bytes"):
         validate_media_files([str(path)], max_file_size=1_000)
+
+
+@pytest.mark.parametrize(
+    "name", ["a.3gp", "b.mov", "c.mp3", "d.wav", "e.amr", "f.ogg", "g.vcf", "h.csv", "i.XLSX"]
+)
+def test_types_plivo_sends_but_does_not_take_as_uploads_are_refused_by_name(tmp_path, name):
+    """Plivo's media object page lists "JPG, PNG, MP4, GIF, PDF, text" and refused a WAV upload
+    with 400; the MMS pages' other types are for media_urls only."""
+    bad = make_file(tmp_path, name, b"data")
+
+    with pytest.raises(PlivoMediaValidationError) as raised:
+        validate_media_files([*good_files(tmp_path), str(bad)])
+
+    assert raised.value.problems == [
+        f"{bad}: type {os.path.splitext(name)[1]!r} is not accepted by Plivo's media upload "
+        f"(accepted: {ACCEPTED}); MMS can still carry it from a server of your own with media_urls"
+    ]

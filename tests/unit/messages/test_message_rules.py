@@ -116,5 +116,6 @@ def test_delivery_outcome_waits_succeeds_and_fails():
     assert failed.failures == ["u1 to +14155550101 undelivered (Plivo error code 80)"]
     assert (
         failed.describe_failures()
-        == "1 of 3 messages failed: u1 to +14155550101 undelivered (Plivo error code 80)"
+        == "1 of 3 messages failed: u1 to +14155550101 undelivered (Plivo error code 80) "
+        "(2 of 3 settled: 1 delivered, 1 undelivered)"
     )

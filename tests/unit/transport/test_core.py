@@ -16,9 +16,7 @@ from airflow_provider_plivo.exceptions import (
     PlivoRetryableAPIError,
 )
 from airflow_provider_plivo.transport.core import (
-    Concurrent,
     Pages,
-    PlanSteps,
     Request,
     RetryPolicy,
     paged,
@@ -26,22 +24,11 @@ from airflow_provider_plivo.transport.core import (
     retry_after_seconds,
     send_is_safe_to_retry,
 )
+from tests.support.plans import run_with
 
 
 def answer(status: int, text: str = "{}", **headers: str) -> dict[str, Any]:
     return parse_response(status=status, reason="R", headers=headers, text=text, endpoint="GET Media/")
-
-
-def run_with(plan: Any, respond: Any) -> Any:
-    """Drive a plan as the drivers do, answering each request with ``respond(request)``."""
-    steps = PlanSteps(plan)
-    step = steps.start()
-    while step is not None:
-        if isinstance(step, Concurrent):
-            step = steps.reply([respond(request) for request in step.requests])
-        else:
-            step = steps.reply(respond(step))
-    return steps.result
 
 
 def test_a_204_is_success_with_nothing_to_say():
@@ -144,3 +131,18 @@ def test_an_error_thrown_into_a_plan_can_be_handled_there():
 
     refused = PlivoAPIError(status_code=404, message="no", endpoint="GET Media/x/")
     assert run_with(plan(), lambda request: refused) == "handled 404"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "is_list"),
+    [
+        ("GET", "Message/", True),
+        ("get", "Message", True),
+        ("POST", "Message/", False),
+        ("GET", "Message/00000000-0000-4000-8000-000000000001/", False),
+        ("GET", "Message/00000000-0000-4000-8000-000000000001/Media/", False),
+        ("GET", "Media/", False),
+    ],
+)
+def test_only_get_message_list_takes_from_the_message_lists_budget(method, path, is_list):
+    assert Request(method, path).message_list is is_list

@@ -16,6 +16,7 @@ import requests
 
 from airflow_provider_plivo.limits import ACCOUNT_MAX_IN_FLIGHT, ACCOUNT_RATE_LIMIT, ACCOUNT_RATE_LIMIT_PERIOD
 from airflow_provider_plivo.sandbox import PlivoSandbox
+from airflow_provider_plivo.transport.core import Request
 from airflow_provider_plivo.transport.limiter import (
     INITIAL_CONCURRENCY,
     AccountLimiter,
@@ -30,6 +31,7 @@ from airflow_provider_plivo.transport.limiter import (
     account_limiter,
     rate_wait,
 )
+from tests.support.plans import Lines
 
 
 class FakeClock:
@@ -43,19 +45,6 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-class Lines:
-    """A Log that keeps what it is told."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, msg: str, *args: object) -> None:
-        self.lines.append(msg % args)
-
-    def warning(self, msg: str, *args: object) -> None:
-        self.lines.append(msg % args)
 
 
 def view(
@@ -438,7 +427,8 @@ def test_coroutines_share_the_same_places():
 
 
 ACCOUNT_AT_START = (
-    "the account in this process: 0 in flight of {} (Plivo allows 100), {} per 5 s, {} throttled answers"
+    "the account in this process: 0 in flight of {} (Plivo allows 100), {} per 5 s, {} throttled answers; "
+    "the message list: 0 in flight, 20 per 60 s (Plivo allows 20), 0 throttled answers"
 )
 
 
@@ -615,9 +605,9 @@ class Counting(HookLimiter):
 
     asked = 0
 
-    def try_start(self, now: float) -> Slot | float:
+    def try_start(self, now: float, *, message_list: bool = False) -> Slot | float:
         self.asked += 1
-        return super().try_start(now)
+        return super().try_start(now, message_list=message_list)
 
 
 def counting(account: AccountLimiter, **settings: Any) -> Counting:
@@ -783,3 +773,152 @@ def test_several_event_loops_and_threads_share_one_account():
     assert not any(thread.is_alive() for thread in threads)
     assert most <= 10
     assert (account.waiting, account.limits.in_flight, len(account.limits.answers)) == (0, 0, 140)
+
+
+# -- the message list's own budget ---------------------------------------------------------------
+
+LIST = Request("GET", "Message/", params={"limit": 20, "offset": 0})
+UPLOAD = Request("POST", "Media/")
+
+
+def start_list(limits: HookLimiter, clock: FakeClock) -> Slot:
+    while not isinstance(slot := limits.try_start(clock(), message_list=True), Slot):
+        assert not math.isinf(slot), "no place until an answer comes"
+        clock.advance(max(slot, 1e-6))
+    return slot
+
+
+def test_list_requests_keep_to_20_per_minute_while_other_requests_go_on():
+    clock = FakeClock()
+    limits = view(clock)
+    starts = []
+    for _ in range(50):
+        slot = start_list(limits, clock)
+        starts.append(clock())
+        slot.answered(200)
+        limits.account.release(limits, slot)
+
+    assert most_in_any_period(starts, 60.0) == 20
+    assert starts[19] == starts[0]
+    assert starts[20] == pytest.approx(starts[0] + 60.0)
+    assert isinstance(limits.try_start(clock()), Slot)  # the account itself has room
+
+
+def test_a_list_request_takes_a_place_from_the_account_too():
+    clock = FakeClock()
+    limits = view(clock, max_concurrency=2)
+    first, second = start_list(limits, clock), start_list(limits, clock)
+
+    assert (limits.account.limits.in_flight, limits.account.message_list.in_flight) == (2, 2)
+    assert limits.try_start(clock(), message_list=True) == math.inf  # the hook's ceiling holds it
+    for slot in (first, second):
+        slot.answered(200)
+        limits.account.release(limits, slot)
+    assert (limits.account.limits.in_flight, limits.account.message_list.in_flight) == (0, 0)
+    assert limits.account.limits.answers.clean == 2
+
+
+@pytest.mark.parametrize("retry_after", [None, 30.0])
+def test_a_throttled_list_slows_the_list_only(retry_after):
+    clock = FakeClock()
+    limits = view(clock)
+    log = Lines()
+    limits.log = log
+    before = (limits.concurrency, limits.rate, limits.account.limits.throttles)
+    for _ in range(5):
+        slot = start_list(limits, clock)
+        slot.answered(200)
+        limits.account.release(limits, slot)
+    with limits.slot(LIST) as slot:
+        slot.answered(429, retry_after)
+
+    assert (limits.concurrency, limits.rate, limits.account.limits.throttles) == before
+    assert limits.account.limits.pause.wait(clock()) == 0
+    assert isinstance(limits.try_start(clock()), Slot)  # uploads and sends start at once
+    assert limits.message_list_room() == 0  # five of ours in the last minute: that was our part
+    assert limits.account.message_list.throttles == 1
+    assert "Plivo throttled a message list request (HTTP 429), which slows only message list" in log.lines[0]
+
+
+def test_after_a_list_throttle_the_list_waits_for_its_own_requests_to_age_out():
+    clock = FakeClock()
+    limits = view(clock)
+    for status in [200] * 5 + [429]:
+        slot = start_list(limits, clock)
+        slot.answered(status)
+        limits.account.release(limits, slot)
+    waited = limits.try_start(clock(), message_list=True)
+
+    assert waited == pytest.approx(60.0)
+    clock.advance(60.0)
+    assert limits.message_list_room() == 5
+
+
+def test_a_list_retry_after_holds_every_list_request_of_the_account_only():
+    clock = FakeClock()
+    limits = view(clock)
+    other = view(account=limits.account, adaptive=False)
+    with limits.slot(LIST) as slot:
+        slot.answered(429, retry_after=0.5)
+
+    assert other.try_start(clock(), message_list=True) == pytest.approx(0.5)
+    assert other.message_list_room() == 0
+    assert isinstance(other.try_start(clock()), Slot)
+
+
+def test_hooks_of_one_account_share_one_list_budget_within_the_strictest_limit():
+    clock = FakeClock()
+    loose = view(clock, message_list_rate_limit=20)
+    strict = view(account=loose.account, message_list_rate_limit=5, message_list_rate_limit_period=120.0)
+    view(account=loose.account, message_list_rate_limit=None)  # adds no limit, takes none away
+    for _ in range(5):
+        slot = start_list(loose, clock)
+        slot.answered(200)
+        loose.account.release(loose, slot)
+
+    assert (loose.message_list_room(), strict.message_list_room()) == (0, 0)
+    assert strict.try_start(clock(), message_list=True) == pytest.approx(120.0)
+    assert "the message list: 0 in flight, 5 per 120 s" in strict.describe()
+
+
+def test_without_a_list_limit_the_list_has_no_budget_but_its_throttles_are_still_its_own():
+    clock = FakeClock()
+    limits = view(clock, message_list_rate_limit=None)
+    for _ in range(30):
+        slot = start_list(limits, clock)
+        slot.answered(200)
+        limits.account.release(limits, slot)
+    assert limits.message_list_room() is None
+    with limits.slot(LIST) as slot:
+        slot.answered(429)
+
+    assert (limits.concurrency, limits.rate, limits.account.limits.throttles) == (32, 300, 0)
+    assert limits.message_list_room() is None
+
+
+def test_a_list_slot_is_taken_through_the_drivers_context_managers():
+    limits = view()
+
+    async def main() -> None:
+        async with limits.aslot(LIST) as slot:
+            assert slot.budget is limits.account.message_list
+            slot.answered(200)
+        async with limits.aslot(UPLOAD) as slot:
+            assert slot.budget is None
+            slot.answered(200)
+
+    asyncio.run(main())
+    with limits.slot(LIST) as slot:
+        slot.answered(200)
+    assert limits.message_list_room() == 18
+
+
+def test_a_list_429_without_retry_after_holds_the_list_while_one_place_frees():
+    clock = FakeClock()
+    limits = view(clock, adaptive=False)  # no learned share: the pause alone holds it
+    with limits.slot(LIST) as slot:
+        slot.answered(429)
+
+    assert limits.try_start(clock(), message_list=True) == pytest.approx(3.0)  # 60 s / 20
+    clock.advance(3.0)
+    assert limits.message_list_room() == 19
