@@ -153,7 +153,7 @@ class SendingSpeed:
     def waves(self, count: int, message_type: str, expiry: float) -> list[int]:
         """The sizes of the waves that send ``count`` messages, each within its expiry: full
         waves, the last one holding the rest. One wave when Plivo dispatches them all in time."""
-        if self.dispatch_seconds(count, message_type) <= expiry:
+        if not self.expiring(count, message_type, expiry):
             return [count]
         size = self.wave_size(message_type, expiry)
         return [min(size, count - start) for start in range(0, count, size)]

@@ -100,7 +100,7 @@ def test_the_expiry_problem_names_the_count_and_every_way_out() -> None:
         ({"mps": {"sms": 5.0, "mms": 0.25}, "time_scale": 1000}, SIGNUP_MPS, 1000.0),
     ],
 )
-def test_the_connection_extras(extras: dict, mps: dict, time_scale: float) -> None:
+def test_the_connection_extras(extras: dict[str, object], mps: dict[str, float], time_scale: float) -> None:
     speed = SendingSpeed.from_extras(extras, conn_id="plivo_default")
 
     assert dict(speed.mps) == mps
@@ -121,7 +121,9 @@ def test_the_connection_extras(extras: dict, mps: dict, time_scale: float) -> No
         ({"time_scale": 0}, "extra 'time_scale' must be a positive number; got 0"),
     ],
 )
-def test_bad_extras_are_refused_naming_the_connection_and_the_extra(extras: dict, named: str) -> None:
+def test_bad_extras_are_refused_naming_the_connection_and_the_extra(
+    extras: dict[str, object], named: str
+) -> None:
     with pytest.raises(PlivoError) as raised:
         SendingSpeed.from_extras(extras, conn_id="plivo_mms")
 
