@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 SRC = "+14155550100"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 UPLOAD_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
-MESSAGE_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d"
+MESSAGE_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d:\d\d"
+"""Plivo's recorded times have 0 to 6 fraction digits (trailing zeros dropped: ``18:28:51.94772``)."""
 FORMATS = {
     "api_id": UUID,
     "media_id": UUID,
@@ -165,7 +166,7 @@ def test_the_sdk_sends_gets_and_lists_messages(client, plivo_sandbox, images):
     plivo_sandbox.advance_clock(timedelta(seconds=2))
     listed = client.messages.list(limit=5, message_state="sent", message_direction="outbound")
     assert [m.message_uuid for m in listed] == sent.message_uuid[::-1]
-    assert listed.meta.total_count == 2
+    assert listed.meta.next is None  # and no total_count, as many recorded message lists
 
 
 def test_the_sdk_raises_its_authentication_error_on_a_wrong_token(plivo_sandbox, monkeypatch):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +26,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 SRC = "+14155550100"
-PLIVO_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00"
+PLIVO_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{0,5}[1-9])?\+05:30"
+"""As Plivo's recorded times: the account's offset, trailing zeros of the fraction dropped."""
 
 
 def media_url(sandbox: PlivoSandbox, suffix: str = "") -> str:
@@ -183,39 +183,20 @@ def test_unknown_fault_kind_is_refused_with_the_known_ones():
         PlivoSandbox(faults={1: "teapot"})
 
 
-def test_cli_serves_until_terminated(tmp_path):
-    process = subprocess.Popen(
-        [
-            os.path.join(os.path.dirname(sys.executable), "plivo-sandbox"),
-            "--port",
-            "0",
-            "--auth-id",
-            "MACLI000000000000000",
-            "--auth-token",
-            "cli-token",
-            "--fault",
-            "1:503",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+def test_cli_serves_until_terminated(sandbox_cli):
+    process = sandbox_cli(
+        "--port", "0", "--auth-id", "MACLI000000000000000", "--auth-token", "cli-token", "--fault", "1:503"
     )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split()[-1]
-        assert "AIRFLOW_CONN_PLIVO_DEFAULT" in process.stdout.readline()
-        auth = ("MACLI000000000000000", "cli-token")
-        api = f"{url}/v1/Account/MACLI000000000000000/Media/"
-        first = requests.post(api, files=[("file", ("a.png", b"x", "image/png"))], auth=auth, timeout=5)
-        second = requests.post(api, files=[("file", ("a.png", b"x", "image/png"))], auth=auth, timeout=5)
-        assert (first.status_code, second.status_code) == (503, 200)
-        stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
-        assert (stats["requests"], stats["statuses"], stats["media"]) == (2, {"503": 1, "200": 1}, 1)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-    assert process.returncode == 0
+    assert process.stdout is not None
+    url = process.stdout.readline().split()[-1]
+    assert "AIRFLOW_CONN_PLIVO_DEFAULT" in process.stdout.readline()
+    auth = ("MACLI000000000000000", "cli-token")
+    api = f"{url}/v1/Account/MACLI000000000000000/Media/"
+    first = requests.post(api, files=[("file", ("a.png", b"x", "image/png"))], auth=auth, timeout=5)
+    second = requests.post(api, files=[("file", ("a.png", b"x", "image/png"))], auth=auth, timeout=5)
+    assert (first.status_code, second.status_code) == (503, 200)
+    stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
+    assert (stats["requests"], stats["statuses"], stats["media"]) == (2, {"503": 1, "200": 1}, 1)
 
 
 def test_cli_listens_on_8765_by_default_clear_of_airflows_8080():
@@ -392,7 +373,7 @@ def test_a_message_record_has_plivos_shape(sandbox):
         "units",
     }
     assert (queued["to_number"], queued["from_number"]) == ("61491570006", "14155550100")
-    assert (queued["error_code"], queued["error_message"], queued["message_sent_time"]) == (None, None, None)
+    assert (queued["error_code"], queued["error_message"], queued["message_sent_time"]) == (None, "", None)
     assert re.fullmatch(PLIVO_TIME, queued["message_time"])
     assert (delivered["message_state"], delivered["error_code"]) == ("delivered", "000")
     assert re.fullmatch(PLIVO_TIME, delivered["message_sent_time"])
@@ -457,8 +438,7 @@ def test_messages_are_listed_newest_first_in_pages_and_filtered(sandbox):
         "offset": 0,
         "next": f"/v1/Account/{sandbox.auth_id}/Message?offset=2&limit=2",
         "previous": None,
-        "total_count": 3,
-    }
+    }  # no total_count, as many of the message lists recorded from Plivo
     assert uuids(get(sandbox, "Message/", limit=2, offset=2)) == [earlier[0]]
     assert uuids(get(sandbox, "Message/", message_state="sent")) == earlier[::-1]
     assert uuids(get(sandbox, "Message/", message_time__gte=cutoff)) == later
