@@ -1,7 +1,10 @@
 """Test DAG: one MMS to ``params.dst``, paced in waves when Plivo cannot dispatch it within the
-message expiry (the connection's ``mps`` and ``time_scale`` decide)."""
+message expiry (the connection's ``mps`` and ``time_scale`` decide). One Airflow retry, and
+one attempt a request in the hook, so that a scripted fault fails the try."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG
@@ -13,7 +16,7 @@ with DAG(
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     params={"dst": ["+14155550101"]},
-    default_args={"retries": 0},
+    default_args={"retries": 1, "retry_delay": timedelta(seconds=0)},
 ) as dag:
     PlivoSendMessageOperator(
         task_id="send",
@@ -21,4 +24,5 @@ with DAG(
         dst="{{ params.dst }}",
         text="paced campaign test",
         message_params={"type": "mms"},
+        hook_params={"retry_attempts": 1},
     )
