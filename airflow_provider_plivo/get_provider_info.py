@@ -7,7 +7,13 @@ from typing import Any
 from airflow_provider_plivo import __version__
 from airflow_provider_plivo.transport.account import DEFAULT_TIMEOUT
 
-__all__ = ["UI_FIELD_BEHAVIOUR", "get_provider_info"]
+__all__ = ["MPS_FIELD_DESCRIPTION", "UI_FIELD_BEHAVIOUR", "get_provider_info"]
+
+MPS_FIELD_DESCRIPTION = (
+    "The account's outbound messages per second, as Plivo's console shows them (SMS Overview): "
+    'one number for every type, or per type, e.g. {"sms": 5, "mms": 0.25}. Empty: Plivo\'s signup '
+    "figures, 5 SMS and 0.25 MMS. Sends too large to dispatch within the message expiry go in waves."
+)
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port", "extra"],
@@ -16,6 +22,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "login": "MAXXXXXXXXXXXXXXXXXX",
         "host": "https://api.plivo.com (leave empty for Plivo itself)",
         "timeout": f"{DEFAULT_TIMEOUT:g}",
+        "mps": '{"sms": 5, "mms": 0.25}',
     },
 }
 
@@ -67,6 +74,13 @@ def get_provider_info() -> dict[str, Any]:
                             "default": DEFAULT_TIMEOUT,
                             "exclusiveMinimum": 0,
                         },
+                    },
+                    # A string: one number, or a JSON object of them per type; the hook reads both
+                    # (and a number or object written into the extra directly).
+                    "mps": {
+                        "label": "Messages per second (MPS)",
+                        "description": MPS_FIELD_DESCRIPTION,
+                        "schema": {"type": ["string", "null"]},
                     },
                 },
                 "ui-field-behaviour": UI_FIELD_BEHAVIOUR,

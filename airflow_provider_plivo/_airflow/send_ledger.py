@@ -6,20 +6,27 @@ and again once Plivo answered (the numbers Plivo refused, and how many parts hol
 message); a counter key says how many requests there are. Who got which is written in parts of
 at most 500 pairs: Airflow keeps a value to 64 KiB, and 1,000 numbers with their UUIDs are
 about 60. Writes stay proportional to the audience, however large.
+
+A paced campaign (waves deferred between them) reads what its earlier waves did from the same
+ledger (:meth:`TaskStateSendLedger.progress`). Airflow before 3.3 has no task state store: there
+each wave's answer goes to an XCom of the task itself (:class:`XComWaves`), which survives the
+deferrals of one try (Airflow clears a task's XComs when a try starts, not when it resumes). The
+deferral's own ``kwargs`` cannot carry it: ``dag.test()`` (3.1.8 and 3.3.2 alike) replaces them
+with the trigger's event when it resumes the task.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from datetime import datetime
 
+    from airflow_provider_plivo.messages.sender import SentMessages
     from airflow_provider_plivo.records import MessageRecord
 
-__all__ = ["TaskStateSendLedger"]
+__all__ = ["CampaignProgress", "TaskStateSendLedger", "XComWaves"]
 
 SEND_RETENTION = timedelta(days=1)
 """How long requests are remembered: longer than any sensible retry delay of a send task."""
@@ -27,9 +34,27 @@ SEND_RETENTION = timedelta(days=1)
 PAIRS_PER_PART = 500
 """Who-got-which pairs in one stored value, well under Airflow's 64 KiB a value."""
 
+_WAVE_KEY = "plivo_wave_{}"
+
 _COUNT_KEY = "plivo_send_requests"
 _REQUEST_KEY = "plivo_send_request_{}"
 _PART_KEY = "plivo_send_request_{}_part_{}"
+
+
+class CampaignProgress(NamedTuple):
+    """What the earlier waves (and tries) of a campaign did."""
+
+    messages: dict[str, MessageRecord]
+    """Number -> who got which, for every number messaged."""
+    invalid_numbers: list[str]
+    sends: list[tuple[float, int]]
+    """``(moment, count)`` of each send: when it started (a ``time.time()`` value) and how many
+    messages it may have queued at Plivo (every number of a request whose answer never came)."""
+
+    @property
+    def done(self) -> set[str]:
+        """The numbers no later wave sends to: messaged, or refused by Plivo as invalid."""
+        return set(self.messages) | set(self.invalid_numbers)
 
 
 class TaskStateSendLedger:
@@ -63,6 +88,22 @@ class TaskStateSendLedger:
             requests.append(entry)
         return requests
 
+    def progress(self) -> CampaignProgress:
+        """What every recorded request did; a request whose answer never came counts as sent
+        to all its numbers in :attr:`CampaignProgress.sends` but as done for none of them."""
+        messages: dict[str, MessageRecord] = {}
+        invalid: list[str] = []
+        sends = []
+        for request in self.earlier_requests():
+            started = datetime.fromisoformat(request["started"]).timestamp()
+            if "messages" in request:
+                messages.update((record["number"], record) for record in request["messages"])
+                invalid.extend(request["invalid_numbers"])
+                sends.append((started, len(request["messages"])))
+            else:
+                sends.append((started, len(request["numbers"])))
+        return CampaignProgress(messages, invalid, sends)
+
     def record_start(self, numbers: Sequence[str], started: datetime) -> int:
         self._count += 1
         entry = {"numbers": list(numbers), "started": started.isoformat()}
@@ -86,3 +127,46 @@ class TaskStateSendLedger:
 
     def _set(self, key: str, value: Any) -> None:
         self._store.set(key, value, retention=SEND_RETENTION)
+
+
+class XComWaves:
+    """The waves of a paced campaign before Airflow 3.3, one XCom of the task each
+    (``plivo_wave_1``, ...): they last for one try of the task, across its deferrals.
+
+    What this guarantees: within one try, each number gets one message however many waves and
+    deferrals the campaign takes. What it does not: a retry (after a failed wave, or a worker
+    lost between sending a wave and deferring) starts again from the first number, as every
+    send before 3.3 does.
+
+    :param ti: the running task instance (``context["ti"]``).
+    """
+
+    def __init__(self, ti: Any) -> None:
+        self._ti = ti
+
+    def progress(self) -> CampaignProgress:
+        messages: dict[str, MessageRecord] = {}
+        invalid: list[str] = []
+        sends = []
+        wave = 1
+        while entry := self._ti.xcom_pull(
+            task_ids=self._ti.task_id, key=_WAVE_KEY.format(wave), map_indexes=self._ti.map_index
+        ):
+            messages.update(
+                (number, {"number": number, "message_uuid": uuid}) for number, uuid in entry["messages"]
+            )
+            invalid.extend(entry["invalid_numbers"])
+            sends.append((entry["started"], len(entry["messages"])))
+            wave += 1
+        return CampaignProgress(messages, invalid, sends)
+
+    def record(self, wave: int, started: float, sent: SentMessages) -> None:
+        """Keep what wave number ``wave`` (from 1), started at ``started``, did."""
+        self._ti.xcom_push(
+            key=_WAVE_KEY.format(wave),
+            value={
+                "started": started,
+                "messages": [[record["number"], record["message_uuid"]] for record in sent.messages],
+                "invalid_numbers": list(sent.invalid_numbers),
+            },
+        )

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_plivo.media.sources import MediaFile
     from airflow_provider_plivo.media.uploader import MediaUploader
+    from airflow_provider_plivo.messages.pacing import SendingSpeed
     from airflow_provider_plivo.messages.sender import SendLedger, SentMessages
     from airflow_provider_plivo.records import MediaRecord
     from airflow_provider_plivo.transport.async_client import AsyncPlivoClient
@@ -53,7 +54,8 @@ class PlivoHook(BaseHook):
 
     The connection's login is the Auth ID, its password the Auth Token, its host an optional
     API base URL (``https://api.plivo.com`` when empty; plain http only for loopback hosts such
-    as the bundled sandbox), and its extra ``timeout`` the seconds any one request may take.
+    as the bundled sandbox), its extra ``timeout`` the seconds any one request may take, and its
+    extra ``mps`` the account's outbound messages per second (:attr:`sending_speed`).
 
     Transient failures (connection errors, timeouts, HTTP 429 and 5xx, malformed answers) are
     retried with exponential backoff and jitter, honouring ``Retry-After``; other 4xx fail at once.
@@ -135,6 +137,20 @@ class PlivoHook(BaseHook):
     def base_url(self) -> str:
         """The API origin this hook calls, e.g. ``https://api.plivo.com``."""
         return self._account.base_url
+
+    @cached_property
+    def sending_speed(self) -> SendingSpeed:
+        """How fast Plivo dispatches this account's messages, from the connection's extras:
+        ``mps`` (messages per second, one number for every type or ``{"sms": 5, "mms": 0.25}``;
+        a type not given keeps Plivo's signup figure, 5 SMS and 0.25 MMS) and ``time_scale``
+        (1 unless a sandbox runs its clock faster). See :mod:`airflow_provider_plivo.messages.pacing`.
+
+        :raises PlivoError: naming the connection and the extra, when either is not a positive number.
+        """
+        from airflow_provider_plivo.messages.pacing import SendingSpeed
+
+        extras = self.get_connection(self.plivo_conn_id).extra_dejson
+        return SendingSpeed.from_extras(extras, conn_id=self.plivo_conn_id)
 
     @cached_property
     def limiter(self) -> HookLimiter:
@@ -234,12 +250,19 @@ class PlivoHook(BaseHook):
         from wtforms import StringField
         from wtforms.validators import Optional, Regexp
 
+        from airflow_provider_plivo.get_provider_info import MPS_FIELD_DESCRIPTION
+
         return {
             "timeout": StringField(
                 lazy_gettext("Request timeout (seconds)"),
                 widget=BS3TextFieldWidget(),
                 validators=[Optional(), Regexp(r"^\d+(\.\d+)?$")],
                 description=f"Seconds any one request to Plivo may take (default {DEFAULT_TIMEOUT:g}).",
+            ),
+            "mps": StringField(
+                lazy_gettext("Messages per second (MPS)"),
+                widget=BS3TextFieldWidget(),
+                description=MPS_FIELD_DESCRIPTION,
             ),
         }
 

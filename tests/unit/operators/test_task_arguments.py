@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -96,3 +96,28 @@ def test_the_sensor_renders_message_uuids_and_connection() -> None:
 def test_positional_arguments_are_refused() -> None:
     with pytest.raises(TypeError):
         PlivoMediaUploadOperator("upload", ["a.jpg"])  # type: ignore[call-arg, arg-type]
+
+
+@pytest.mark.parametrize("message_expiry", [4, 10_801, 60.5])
+def test_a_message_expiry_outside_plivos_range_fails_the_dag_parse(message_expiry: Any) -> None:
+    with pytest.raises(
+        ValueError, match=r"message_expiry must be a whole number of seconds from 5 to 10,800"
+    ):
+        PlivoSendMessageOperator(task_id="send", dst="+14155550101", text="hi", message_expiry=message_expiry)
+
+
+def test_message_expiry_is_taken_from_message_params_too_but_not_twice() -> None:
+    operator = PlivoSendMessageOperator(
+        task_id="send", dst="+14155550101", text="hi", message_params={"message_expiry": 600}
+    )
+
+    assert operator.message_expiry == 600
+    assert operator.pacing is True
+    with pytest.raises(ValueError, match="message_expiry is given twice"):
+        PlivoSendMessageOperator(
+            task_id="send",
+            dst="+14155550101",
+            text="hi",
+            message_expiry=60,
+            message_params={"message_expiry": 60},
+        )
