@@ -60,6 +60,13 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
     (network, 5xx) fails the try so that Airflow's retries apply, in every mode alike, and the
     task raises the same error class the trigger met.
 
+    **How long it waits.** Plivo dispatches an account's messages at its sending speed (the
+    connection's ``mps``; at signup 5 SMS and 0.25 MMS a second) and queues the rest: 2,500 MMS
+    take Plivo about 2 h 47 min. Unless ``timeout`` or ``poke_interval`` is given (as an
+    argument or in ``default_args``), the first poke sets them from that time: the timeout to
+    twice the dispatch time plus six hours for delivery reports, a poke every thirtieth of it
+    (between a minute and half an hour), and logs both.
+
     Returns (XCom ``return_value``) the final ``{message_uuid: message_state}``.
 
     :param message_uuids: (templated) what
@@ -92,6 +99,11 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
         hook_params: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
+        # Timing the user left to Airflow's defaults follows how long Plivo needs to dispatch the
+        # messages instead, known at the first poke. Airflow hands this class the task's and the
+        # DAG's default_args merged, unapplied: its base class applies them.
+        given = set(kwargs) | set(kwargs.get("default_args") or {})
+        self._timing_from_dispatch = {"timeout", "poke_interval"} - given
         super().__init__(**kwargs)
         if overlap := set(success_states or ()) & set(failure_states):
             raise ValueError(f"states cannot be both success and failure: {sorted(overlap)}")
@@ -140,7 +152,10 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
             self._count_earlier_pokes(context, watch)
         asked = watch.unsettled()
         with fail_fast():
-            outcome = watch.update(self.hook.get_messages(asked), asked=asked)
+            answers = self.hook.get_messages(asked)
+            outcome = watch.update(answers, asked=asked)
+        if self._timing_from_dispatch:
+            self._time_by_dispatch(answers, len(outcome.states))
         if outcome.failures:
             raise AirflowFailException(outcome.describe_failures())
         if missing := watch.missing():
@@ -155,6 +170,35 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
             f"; waiting for {_sample(outcome.waiting, outcome.states)}" if outcome.waiting else "",
         )
         return PokeReturnValue(is_done=outcome.done, xcom_value=outcome.states)
+
+    def _time_by_dispatch(self, answers: Mapping[str, Mapping[str, Any]], count: int) -> None:
+        """Set the timeout and poke interval the user did not set from the time Plivo needs to
+        dispatch all ``count`` messages at the account's speed (the connection's ``mps``), by
+        type (see :func:`~airflow_provider_plivo.messages.pacing.sensor_timing`). Messages not in
+        ``answers`` (settled at an earlier poke in reschedule mode, or not known yet) count as the
+        type most answers have, MMS (the slower) when none came: every poke of a run then
+        arrives at about the same timing, which is measured from the first."""
+        from airflow_provider_plivo.messages.pacing import duration, sensor_timing
+
+        speed = self.hook.sending_speed
+        types = [str(message.get("message_type") or "mms").lower() for message in answers.values()]
+        usual = max(set(types), key=types.count) if types else "mms"
+        types += [usual] * (count - len(types))
+        dispatch = sum(speed.dispatch_seconds(1, message_type) for message_type in types)
+        timing = sensor_timing(dispatch, time_scale=speed.time_scale)
+        if "timeout" in self._timing_from_dispatch:
+            self.timeout = timing.timeout
+        if "poke_interval" in self._timing_from_dispatch:
+            self.poke_interval = timing.poke_interval
+        self._timing_from_dispatch = set()
+        self.log.info(
+            "Plivo needs about %s to dispatch %d messages at this account's speed: "
+            "timeout %s, a poke every %s",
+            duration(speed.real_seconds(dispatch)),
+            count,
+            duration(self.timeout),
+            duration(self.poke_interval),
+        )
 
     def _count_earlier_pokes(self, context: Context, watch: DeliveryWatch) -> None:
         """In ``reschedule`` mode each poke is a new process: tell the watch how long the
