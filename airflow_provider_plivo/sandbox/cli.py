@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=_utc_offset,
         metavar="+HH:MM|none",
         help="the account's offset for message times (default +05:30, as Plivo's recorded times); "
-        "none writes UTC with six fraction digits",
+        "none writes UTC with six fraction digits; a negative one is written --utc-offset=-03:00",
     )
     parser.add_argument(
         "--clock-offset",
@@ -114,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.0,
         metavar="SECONDS",
         help="run the sandbox clock (its Date header, its times) this far ahead of the host's; "
-        "negative: behind",
+        "negative (written --clock-offset=-180): behind",
     )
     parser.add_argument(
         "--kinder",

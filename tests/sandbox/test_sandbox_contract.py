@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 SRC = "+14155550100"
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 UPLOAD_TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"
-MESSAGE_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d"
+MESSAGE_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d:\d\d"
+"""Plivo's recorded times have 0 to 6 fraction digits (trailing zeros dropped: ``18:28:51.94772``)."""
 FORMATS = {
     "api_id": UUID,
     "media_id": UUID,

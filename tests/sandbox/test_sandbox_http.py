@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -184,39 +183,20 @@ def test_unknown_fault_kind_is_refused_with_the_known_ones():
         PlivoSandbox(faults={1: "teapot"})
 
 
-def test_cli_serves_until_terminated(tmp_path):
-    process = subprocess.Popen(
-        [
-            os.path.join(os.path.dirname(sys.executable), "plivo-sandbox"),
-            "--port",
-            "0",
-            "--auth-id",
-            "MACLI000000000000000",
-            "--auth-token",
-            "cli-token",
-            "--fault",
-            "1:503",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+def test_cli_serves_until_terminated(sandbox_cli):
+    process = sandbox_cli(
+        "--port", "0", "--auth-id", "MACLI000000000000000", "--auth-token", "cli-token", "--fault", "1:503"
     )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split()[-1]
-        assert "AIRFLOW_CONN_PLIVO_DEFAULT" in process.stdout.readline()
-        auth = ("MACLI000000000000000", "cli-token")
-        api = f"{url}/v1/Account/MACLI000000000000000/Media/"
-        first = requests.post(api, files=[("file", ("a.png", b"x", "image/png"))], auth=auth, timeout=5)
-        second = requests.post(api, files=[("file", ("a.png", b"x", "image/png"))], auth=auth, timeout=5)
-        assert (first.status_code, second.status_code) == (503, 200)
-        stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
-        assert (stats["requests"], stats["statuses"], stats["media"]) == (2, {"503": 1, "200": 1}, 1)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
-    assert process.returncode == 0
+    assert process.stdout is not None
+    url = process.stdout.readline().split()[-1]
+    assert "AIRFLOW_CONN_PLIVO_DEFAULT" in process.stdout.readline()
+    auth = ("MACLI000000000000000", "cli-token")
+    api = f"{url}/v1/Account/MACLI000000000000000/Media/"
+    first = requests.post(api, files=[("file", ("a.png", b"x", "image/png"))], auth=auth, timeout=5)
+    second = requests.post(api, files=[("file", ("a.png", b"x", "image/png"))], auth=auth, timeout=5)
+    assert (first.status_code, second.status_code) == (503, 200)
+    stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
+    assert (stats["requests"], stats["statuses"], stats["media"]) == (2, {"503": 1, "200": 1}, 1)
 
 
 def test_cli_listens_on_8765_by_default_clear_of_airflows_8080():
