@@ -4,8 +4,9 @@ same for a poking sensor (blocking driver) and a deferred one (the trigger's asy
 Two ways, under two budgets. ``GET Message/{uuid}/`` reads one message at the account's rate
 (300 per 5 s). Plivo's message list reads 20 messages a request, newest first, but at a rate of
 its own: 20 requests per minute. So the list is read only as far as its budget has room now (the
-caller says how many pages: a plan cannot see the limiter) and while it finds our messages; a
-throttled list (429) is not retried but left for single reads; every message the list did not
+caller says how many pages: a plan cannot see the limiter; a page that finds the budget spent by
+another poll meanwhile is not sent) and while it finds our messages; a throttled list (429) is
+not retried but left for single reads; every message the list did not
 bring is read singly, together, as many at a time as the limiter allows. A poll of 2,500 messages
 with the list's whole minute free: 1 + 20 list pages (up to 400 messages) + the rest singly.
 """
@@ -22,6 +23,7 @@ from airflow_provider_plivo.limits import MESSAGE_PAGE_SIZE
 from airflow_provider_plivo.messages.rules import message_time, sent_since_filter
 from airflow_provider_plivo.progress import counted
 from airflow_provider_plivo.transport.core import Concurrent, Pages, Request, is_transient, path_id
+from airflow_provider_plivo.transport.limiter import BudgetSpent
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -72,11 +74,13 @@ class MessageListSearch:
         return self._missing <= 0 or self._budget <= 0
 
     def request(self) -> Request:
-        """The next page; a 429 is not retried (the list's budget is a minute long, and single
-        reads answer at once)."""
+        """The next page; sent only if the list's budget has room now, and a 429 is not retried
+        (the list's budget is a minute long, and single reads answer at once)."""
         self._pages_left -= 1
         return dataclasses.replace(
-            self.pages.request(), should_retry=lambda err: is_transient(err) and not _throttled(err)
+            self.pages.request(),
+            should_retry=lambda err: is_transient(err) and not _throttled(err),
+            waits_for_room=False,
         )
 
     def take(self, page: Mapping[str, Any], found: dict[str, dict[str, Any]]) -> None:
@@ -150,12 +154,14 @@ def _from_the_list(
     while not search.finished:
         try:
             page = yield search.request()
-        except PlivoAPIError as err:
-            if not _throttled(err):
+        except (PlivoAPIError, BudgetSpent) as err:
+            if isinstance(err, PlivoAPIError) and not _throttled(err):
                 raise
             if log is not None:
+                why = "is throttled (HTTP 429)" if isinstance(err, PlivoAPIError) else "has no room now"
                 log.warning(
-                    "Plivo's message list is throttled (HTTP 429); reading the other %s one by one",
+                    "Plivo's message list %s; reading the other %s one by one",
+                    why,
                     counted(len(message_uuids) - len(found) - len(unknown), "message"),
                 )
             return

@@ -113,6 +113,10 @@ class Request:
     should_retry: Callable[[BaseException], bool] = is_transient
     timeout: float | None = None
     """Seconds one attempt may take; the connection's ``timeout`` when None."""
+    waits_for_room: bool = True
+    """False for a request that can be done without: where its endpoint's own budget (the
+    message list's) has no room now, the limiter refuses it at once, unsent, instead of waiting
+    (a poll's list page, which single reads replace)."""
 
     @property
     def endpoint(self) -> str:

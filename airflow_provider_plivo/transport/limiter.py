@@ -42,6 +42,7 @@ from collections import deque
 from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import TYPE_CHECKING
 
+from airflow_provider_plivo.exceptions import PlivoError
 from airflow_provider_plivo.limits import (
     ACCOUNT_MAX_IN_FLIGHT,
     ACCOUNT_RATE_LIMIT,
@@ -62,6 +63,7 @@ __all__ = [
     "AccountLimits",
     "AccountShare",
     "AnswerWindow",
+    "BudgetSpent",
     "ConcurrencyWindow",
     "EndpointBudget",
     "HookLimiter",
@@ -98,6 +100,11 @@ ROUND_TRIP_WEIGHT = 1 / 8
 
 THROTTLE_STATUSES = (429, 503)
 """Answers that say the account is too busy (Plivo's limits, or Plivo itself)."""
+
+
+class BudgetSpent(PlivoError):
+    """A request that would rather not wait (``Request.waits_for_room`` False) found its
+    endpoint's budget without room now: it was not sent."""
 
 
 class Slot:
@@ -600,20 +607,23 @@ class AccountLimiter:
         with self._lock:
             return len(self._waiters)
 
-    def acquire(self, view: HookLimiter, *, message_list: bool = False) -> Slot:
-        """Block this thread until ``view`` may start a request (one to the message list, if
-        ``message_list``); its slot."""
+    def acquire(self, view: HookLimiter, request: Request | None = None) -> Slot:
+        """Block this thread until ``view`` may start ``request``; its slot.
+
+        :raises BudgetSpent: ``request`` would rather not wait, and its endpoint's budget has no
+            room now.
+        """
         with self._lock:
-            while not isinstance(slot := view.try_start(self.clock(), message_list=message_list), Slot):
+            while not isinstance(slot := view.try_start(self.clock(), request), Slot):
                 self._lock.wait(None if math.isinf(slot) else slot)
         return slot
 
-    async def aacquire(self, view: HookLimiter, *, message_list: bool = False) -> Slot:
+    async def aacquire(self, view: HookLimiter, request: Request | None = None) -> Slot:
         """:meth:`acquire` for a coroutine: waits on a Future, never blocking the loop."""
         loop = asyncio.get_running_loop()
         while True:
             with self._lock:
-                slot = view.try_start(self.clock(), message_list=message_list)
+                slot = view.try_start(self.clock(), request)
                 if isinstance(slot, Slot):
                     return slot
                 future: asyncio.Future[None] = loop.create_future()
@@ -744,7 +754,7 @@ class HookLimiter:
     def slot(self, request: Request | None = None) -> Iterator[Slot]:
         """Wait for a place for ``request`` (from the message list's budget too, if it is one of
         its requests), hold it while the request is out, and learn from its answer."""
-        slot = self.account.acquire(self, message_list=request is not None and request.message_list)
+        slot = self.account.acquire(self, request)
         try:
             yield slot
         finally:
@@ -753,22 +763,28 @@ class HookLimiter:
     @asynccontextmanager
     async def aslot(self, request: Request | None = None) -> AsyncIterator[Slot]:
         """:meth:`slot` for a coroutine: waits without blocking the event loop."""
-        slot = await self.account.aacquire(self, message_list=request is not None and request.message_list)
+        slot = await self.account.aacquire(self, request)
         try:
             yield slot
         finally:
             self.account.release(self, slot)
 
-    def try_start(self, now: float, *, message_list: bool = False) -> Slot | float:
-        """Take a place (also from the message list's budget, for a ``message_list`` request), or
-        return the seconds until one may be free (inf: an answer must come first). Pure: the
-        caller holds the account's lock (:class:`AccountLimiter` does)."""
-        budget = self.account.message_list if message_list else None
+    def try_start(self, now: float, request: Request | None = None) -> Slot | float:
+        """Take a place for ``request`` (also from the message list's budget, for one of its
+        requests), or return the seconds until one may be free (inf: an answer must come first).
+        Pure: the caller holds the account's lock (:class:`AccountLimiter` does).
+
+        :raises BudgetSpent: ``request`` would rather not wait, and the list's budget has no room.
+        """
+        budget = self.account.message_list if request is not None and request.message_list else None
+        budget_wait = budget.wait(now, adaptive=self.adaptive) if budget is not None else 0.0
+        if budget_wait > 0 and request is not None and not request.waits_for_room:
+            raise BudgetSpent(f"{request.endpoint}: not sent, {budget and budget.describe()}: no room now")
         wait = max(
             math.inf if self.in_flight >= self.max_concurrency else 0.0,
             rate_wait(self.answers, self.in_flight, self.rate_limit, now),
             self.account.limits.wait(now, adaptive=self.adaptive),
-            budget.wait(now, adaptive=self.adaptive) if budget else 0.0,
+            budget_wait,
         )
         if wait > 0:
             return wait

@@ -15,7 +15,7 @@ from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.messages.rules import checked_message
 from airflow_provider_plivo.messages.sender import send_plan
 from airflow_provider_plivo.messages.status import message_states_plan
-from airflow_provider_plivo.transport.core import paged
+from airflow_provider_plivo.transport.core import Request, paged
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -141,3 +141,18 @@ def test_an_unknown_message_is_left_out_and_the_others_answered(plivo_sandbox, r
     states = run(message_states_plan([unknown, *sent], list_pages=20))
 
     assert list(states) == sent
+
+
+def test_a_poll_whose_list_budget_was_spent_meanwhile_sends_no_list_request(plivo_sandbox, run):
+    sent = run(send([f"+1415555{n:04d}" for n in range(25)]))
+    limiter = hook().limiter  # the account's list budget, shared with the driver's hook
+    for _ in range(20):  # another poll of the process took the whole minute
+        with limiter.slot(Request("GET", "Message/")) as slot:
+            slot.answered(200)
+
+    states = run(message_states_plan(list(sent), list_pages=20))  # it saw room when it was planned
+
+    assert list(states) == list(sent)
+    reads = [r.path for r in plivo_sandbox.requests if r.method == "GET"]
+    assert len(reads) == 25
+    assert not [path for path in reads if path.endswith("/Message/")]

@@ -9,6 +9,7 @@ import pytest
 
 from airflow_provider_plivo.exceptions import PlivoAPIError, PlivoRetryableAPIError
 from airflow_provider_plivo.messages.status import message_states_plan
+from airflow_provider_plivo.transport.limiter import BudgetSpent
 from tests.support.plans import Lines, run_with
 
 if TYPE_CHECKING:
@@ -124,3 +125,15 @@ def test_other_errors_of_single_reads_still_raise():
 
     with pytest.raises(PlivoAPIError, match="refused"):
         run_with(message_states_plan(UUIDS[:3]), respond)
+
+
+def test_a_page_that_finds_the_list_spent_meanwhile_gives_way_to_single_reads():
+    plivo = Plivo(UUIDS, list_answer=BudgetSpent("GET Message/: not sent, no room now"))
+    log = Lines()
+
+    states = run_with(message_states_plan(UUIDS, list_pages=20, log=log), plivo)
+
+    assert list(states) == UUIDS
+    (page,) = [r for r in plivo.requests if r.message_list]
+    assert not page.waits_for_room
+    assert log.lines == ["Plivo's message list has no room now; reading the other 99 messages one by one"]

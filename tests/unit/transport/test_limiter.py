@@ -5,6 +5,7 @@ driver's waking of threads and coroutines on real time."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import threading
 import time
@@ -23,6 +24,7 @@ from airflow_provider_plivo.transport.limiter import (
     AccountLimits,
     AccountShare,
     AnswerWindow,
+    BudgetSpent,
     ConcurrencyWindow,
     HookLimiter,
     Pacer,
@@ -605,9 +607,9 @@ class Counting(HookLimiter):
 
     asked = 0
 
-    def try_start(self, now: float, *, message_list: bool = False) -> Slot | float:
+    def try_start(self, now: float, request: Request | None = None) -> Slot | float:
         self.asked += 1
-        return super().try_start(now, message_list=message_list)
+        return super().try_start(now, request)
 
 
 def counting(account: AccountLimiter, **settings: Any) -> Counting:
@@ -782,7 +784,7 @@ UPLOAD = Request("POST", "Media/")
 
 
 def start_list(limits: HookLimiter, clock: FakeClock) -> Slot:
-    while not isinstance(slot := limits.try_start(clock(), message_list=True), Slot):
+    while not isinstance(slot := limits.try_start(clock(), LIST), Slot):
         assert not math.isinf(slot), "no place until an answer comes"
         clock.advance(max(slot, 1e-6))
     return slot
@@ -810,7 +812,7 @@ def test_a_list_request_takes_a_place_from_the_account_too():
     first, second = start_list(limits, clock), start_list(limits, clock)
 
     assert (limits.account.limits.in_flight, limits.account.message_list.in_flight) == (2, 2)
-    assert limits.try_start(clock(), message_list=True) == math.inf  # the hook's ceiling holds it
+    assert limits.try_start(clock(), LIST) == math.inf  # the hook's ceiling holds it
     for slot in (first, second):
         slot.answered(200)
         limits.account.release(limits, slot)
@@ -847,7 +849,7 @@ def test_after_a_list_throttle_the_list_waits_for_its_own_requests_to_age_out():
         slot = start_list(limits, clock)
         slot.answered(status)
         limits.account.release(limits, slot)
-    waited = limits.try_start(clock(), message_list=True)
+    waited = limits.try_start(clock(), LIST)
 
     assert waited == pytest.approx(60.0)
     clock.advance(60.0)
@@ -861,7 +863,7 @@ def test_a_list_retry_after_holds_every_list_request_of_the_account_only():
     with limits.slot(LIST) as slot:
         slot.answered(429, retry_after=0.5)
 
-    assert other.try_start(clock(), message_list=True) == pytest.approx(0.5)
+    assert other.try_start(clock(), LIST) == pytest.approx(0.5)
     assert other.message_list_room() == 0
     assert isinstance(other.try_start(clock()), Slot)
 
@@ -877,7 +879,7 @@ def test_hooks_of_one_account_share_one_list_budget_within_the_strictest_limit()
         loose.account.release(loose, slot)
 
     assert (loose.message_list_room(), strict.message_list_room()) == (0, 0)
-    assert strict.try_start(clock(), message_list=True) == pytest.approx(120.0)
+    assert strict.try_start(clock(), LIST) == pytest.approx(120.0)
     assert "the message list: 0 in flight, 5 per 120 s" in strict.describe()
 
 
@@ -919,6 +921,25 @@ def test_a_list_429_without_retry_after_holds_the_list_while_one_place_frees():
     with limits.slot(LIST) as slot:
         slot.answered(429)
 
-    assert limits.try_start(clock(), message_list=True) == pytest.approx(3.0)  # 60 s / 20
+    assert limits.try_start(clock(), LIST) == pytest.approx(3.0)  # 60 s / 20
     clock.advance(3.0)
     assert limits.message_list_room() == 19
+
+
+def test_a_list_request_that_would_rather_not_wait_is_refused_unsent_when_the_list_is_spent():
+    clock = FakeClock()
+    limits = view(clock, max_concurrency=1)
+    page = dataclasses.replace(LIST, waits_for_room=False)
+    holder = limits.try_start(clock())  # an upload holds the hook's one place
+    assert isinstance(holder, Slot)
+
+    assert limits.try_start(clock(), page) == math.inf  # the list has room: it waits for the place
+    holder.answered(200)
+    limits.account.release(limits, holder)
+    for _ in range(20):
+        slot = start_list(limits, clock)
+        slot.answered(200)
+        limits.account.release(limits, slot)
+    with pytest.raises(BudgetSpent, match=r"GET Message/: not sent, the message list: .* no room now"):
+        limits.try_start(clock(), page)
+    assert limits.try_start(clock(), LIST) == pytest.approx(60.0)  # a list_messages page waits
