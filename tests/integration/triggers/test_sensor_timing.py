@@ -11,13 +11,15 @@ from airflow_provider_plivo.sensors.message import PlivoMessageSensor
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+    from airflow_provider_plivo.records import MessageRecord
+
 SRC = "+14155550100"
 AUDIENCE = [f"+1415555{n:04d}" for n in range(300, 340)]
 
 
-def sent_records(text_only: bool = False) -> list[dict[str, str]]:
-    media = {} if text_only else {"media_urls": ["https://example.com/a.png"]}
-    return list(PlivoHook().send_message(src=SRC, dst=AUDIENCE, text="hi", **media).messages)
+def sent_records(text_only: bool = False) -> list[MessageRecord]:
+    media = None if text_only else ["https://example.com/a.png"]
+    return list(PlivoHook().send_message(src=SRC, dst=AUDIENCE, text="hi", media_urls=media).messages)
 
 
 def test_an_untimed_sensor_waits_as_long_as_plivo_needs_to_dispatch_40_mms(plivo_sandbox_factory):
