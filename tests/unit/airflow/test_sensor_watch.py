@@ -8,6 +8,7 @@ from typing import Any, cast
 
 import pytest
 
+from airflow_provider_plivo.messages.pacing import SendingSpeed
 from airflow_provider_plivo.sensors.message import PlivoMessageSensor
 from airflow_provider_plivo.version_compat import AirflowFailException
 
@@ -20,6 +21,7 @@ class StubHook:
 
     def __init__(self) -> None:
         self.asked: list[list[str]] = []
+        self.sending_speed = SendingSpeed.from_extras({}, conn_id="stub")  # Plivo's signup speeds
 
     def get_messages(self, uuids: list[str]) -> dict[str, dict[str, Any]]:
         self.asked.append(list(uuids))
