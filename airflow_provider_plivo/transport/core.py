@@ -113,6 +113,9 @@ class Request:
     should_retry: Callable[[BaseException], bool] = is_transient
     timeout: float | None = None
     """Seconds one attempt may take; the connection's ``timeout`` when None."""
+    on_headers: Callable[[Mapping[str, str]], None] | None = field(default=None, compare=False)
+    """Told the headers of each answer Plivo gives (e.g. its ``Date``: Plivo's own clock), by
+    either driver, before the body is read."""
 
     @property
     def endpoint(self) -> str:
@@ -462,6 +465,8 @@ class ClientBase:
     def _answer(
         self, request: Request, status: int, reason: str | None, headers: Mapping[str, str], body: bytes
     ) -> dict[str, Any]:
+        if request.on_headers is not None:
+            request.on_headers(headers)
         # JSON is UTF-8 (RFC 8259)
         return parse_response(
             status=status,
