@@ -41,6 +41,16 @@ os.environ.update(
 os.environ.pop("AIRFLOW_CONN_PLIVO_DEFAULT", None)
 
 
+@pytest.fixture
+def plivo_sandbox_options() -> dict[str, Any]:
+    """The suite's sandboxes send every message at once and let the message list be read freely;
+    every other habit of production Plivo stays on. At 0.25 MMS a second a test's sensor would
+    wait 4 s a message; the hook does not budget the list's 20 a minute yet. Tests about those
+    habits start their sandbox with them (``plivo_sandbox_factory(mps=...)`` or ``PlivoSandbox()``).
+    """
+    return {"mps": None, "message_list_rate_limit": None}
+
+
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
     """The temporary AIRFLOW_HOME every test runs with (its metadata database, logs, dags folder)."""

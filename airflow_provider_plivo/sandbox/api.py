@@ -5,7 +5,15 @@ endpoint, the record of every request and the stats all work on a request alread
 can be tested by calling :meth:`SandboxAPI.handle`. What needs the connection itself (reading the
 body, resets, hangs) is the transport's (:mod:`~airflow_provider_plivo.sandbox.transport`).
 Routes live in one table (``SandboxAPI._routes``), so a new endpoint is one method. Paths are
-served with or without their trailing slash, as Plivo serves them.
+served with or without their trailing slash, as Plivo serves them. How unkind the answers are
+(the account's sending speed, masked numbers, recorded shapes...) is the
+:class:`~airflow_provider_plivo.sandbox.realism.Realism` the API is given.
+
+Two choices where Plivo says nothing precise: a message over 5 MB (error 120) counts each media ID
+at its stored size and each ``media_urls`` entry at the size of the sandbox media it names (a URL
+elsewhere counts 0 bytes, as the sandbox fetches nothing); with recorded shapes on, every second
+``GET Media/{media_id}`` answer (the 2nd, 4th... the sandbox gives, counted across all media)
+names the file's address ``url`` instead of ``media_url``, as the Java and PHP SDKs' recordings do.
 """
 
 from __future__ import annotations
@@ -27,9 +35,18 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MEDIA_PAGE_SIZE, MESSAGE_PAGE_SIZE
 from airflow_provider_plivo.sandbox import faults, wire_records
-from airflow_provider_plivo.sandbox.delivery import Fate, error_message, fate_of, progress
+from airflow_provider_plivo.sandbox.delivery import (
+    EXPIRED,
+    TOO_LARGE,
+    DispatchQueue,
+    Fate,
+    error_message,
+    fate_of,
+    progress,
+)
 from airflow_provider_plivo.sandbox.message_requests import read_send
 from airflow_provider_plivo.sandbox.multipart import MultipartError, parse_form_data
+from airflow_provider_plivo.sandbox.realism import KINDER, Realism
 from airflow_provider_plivo.sandbox.responses import (
     Response,
     SandboxHTTPError,
@@ -44,6 +61,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_plivo.sandbox.account_limits import AccountLimits
     from airflow_provider_plivo.sandbox.faults import FaultPlan
+    from airflow_provider_plivo.sandbox.message_requests import Send
     from airflow_provider_plivo.sandbox.store import SandboxStore, StoredMedia
 
 __all__ = ["ApiRequest", "SandboxAPI", "SandboxRequest"]
@@ -57,6 +75,11 @@ _TIME_FILTERS = {
 _STATE_FILTERS = ("message_state", "error_code")
 """Filters on what moves with the clock: tested against each message's record now."""
 _FILTER_TIME_FORMATS = ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M:%S.%f")
+_MESSAGE_LIST = re.compile(r"/v1/Account/[^/]+/Message/?")
+"""The message list, which Plivo limits on its own (not ``Message/{uuid}/``)."""
+_UPLOAD_TYPES_ERROR = "File format of the file to be uploaded should be one of JPG, JPEG, PNG or PDF"
+"""Plivo's recorded words for a refused upload type (plivo-python issue #295)."""
+_REDACTED_TEXT = "***Text Content Redacted***"
 
 
 @dataclass(frozen=True)
@@ -115,6 +138,7 @@ class SandboxAPI:
     :param limits: the account's limits (429 beyond them).
     :param max_file_size: the per-file upload limit, in bytes.
     :param delivery_seconds: sandbox-clock seconds from queued to the final state.
+    :param realism: which of production Plivo's habits the answers show (none by default).
     :param latency: seconds to wait before every answer, with ``wait``.
     :param wait: sleeps up to the given seconds (the sandbox's, waking when it stops).
     """
@@ -130,6 +154,7 @@ class SandboxAPI:
         limits: AccountLimits,
         max_file_size: int,
         delivery_seconds: float,
+        realism: Realism = KINDER,
         latency: float = 0.0,
         wait: Callable[[float], object] = time.sleep,
     ) -> None:
@@ -141,6 +166,10 @@ class SandboxAPI:
         self._limits = limits
         self.max_file_size = max_file_size
         self.delivery_seconds = delivery_seconds
+        self.realism = realism
+        self._delivery = timedelta(seconds=delivery_seconds / realism.time_scale)
+        """``delivery_seconds`` on the scaled clock of the messages' lifecycle."""
+        self._queue = DispatchQueue(realism.mps, time_scale=realism.time_scale, processing=self._delivery / 2)
         self.latency = latency
         self._wait = wait
         self._lock = threading.Lock()
@@ -148,6 +177,8 @@ class SandboxAPI:
         self._in_flight = 0
         self.peak_in_flight = 0
         """The most requests being answered at once."""
+        self._media_reads = 0
+        """``GET Media/{media_id}`` answers given: every second one says ``url`` (recorded shapes)."""
         self._api_busy: tuple[float, float] | None = None
         """When the first API request arrived and when the last API answer went (monotonic)."""
         account = r"/v1/Account/(?P<auth_id>[^/]+)"
@@ -200,7 +231,8 @@ class SandboxAPI:
         request = ApiRequest(method, path, query, _lower(headers), body)
         admitted = False
         try:
-            if path.startswith("/v1/") and not (admitted := self._limits.admit()):
+            message_list = method == "GET" and _MESSAGE_LIST.fullmatch(path) is not None
+            if path.startswith("/v1/") and not (admitted := self._limits.admit(message_list=message_list)):
                 # Plivo promises no Retry-After on these 429s, so neither does the sandbox.
                 response = error_response(429, "too many requests")
             else:
@@ -316,6 +348,12 @@ class SandboxAPI:
                     400,
                     f"{part.file_name}: {len(part.data)} bytes exceeds the {self.max_file_size} byte limit",
                 )
+        types = self.realism.upload_types
+        if types is not None and (refused := [p for p in parts if p.content_type.lower() not in types]):
+            # One refused file refuses the whole request, in Plivo's recorded words; the sandbox
+            # adds which files, as Plivo's words name none.
+            named = ", ".join(f"{p.file_name} ({p.content_type})" for p in refused)
+            raise SandboxHTTPError(400, f"{_UPLOAD_TYPES_ERROR}: {named}")
         failed_first = faults.fails_first_object(fault)
         stored = self.store.add_media(
             (part.file_name, part.content_type, part.data) for part in parts[1 if failed_first else 0 :]
@@ -329,7 +367,14 @@ class SandboxAPI:
         media = self.store.live_media().get(request.params["media_id"])
         if media is None:
             raise SandboxHTTPError(404, "media not found")
-        return json_response(200, {"api_id": new_api_id(), **self._describe(media)})
+        described = self._describe(media)
+        if self.realism.recorded_shapes:
+            with self._lock:
+                self._media_reads += 1
+                alternate = self._media_reads % 2 == 0
+            if alternate:
+                described["url"] = described.pop("media_url")
+        return json_response(200, {"api_id": new_api_id(), **described})
 
     def _list_media(self, request: ApiRequest) -> Response:
         newest_first = sorted(self.store.live_media().values(), key=lambda m: m.upload_time, reverse=True)
@@ -352,23 +397,42 @@ class SandboxAPI:
         if missing := [media_id for media_id in send.media_ids if media_id not in live]:
             raise SandboxHTTPError(400, f"media not found or expired: {', '.join(missing)}")
         units = wire_records.message_units(send.text, send.message_type)
+        limit = self.realism.max_message_size
+        too_large = limit is not None and self._message_size(send, live) >= limit
+        honour_log = self.realism.honour_log
+        text = _REDACTED_TEXT if honour_log and send.redacts_text else send.text
 
         def build(now: datetime) -> list[StoredMessage]:
-            return [
-                StoredMessage(
-                    message_uuid=str(uuid.uuid4()),
-                    from_number=send.src,
-                    to_number=number,
-                    text=send.text,
-                    message_type=send.message_type,
-                    media_ids=send.media_ids,
-                    queued_at=now,
-                    final_state=fate_of(number).final_state,
-                    error_code=fate_of(number).error_code,
-                    units=units,
+            messages = []
+            for number in send.numbers:
+                fate, charged = fate_of(number), True
+                if too_large:
+                    fate, charged = TOO_LARGE, False
+                    dequeued_at = now + self._delivery / 2  # refused before it takes a place in the queue
+                else:
+                    slot = self._queue.schedule(send.message_type, now, send.message_expiry)
+                    dequeued_at = slot.dequeued_at
+                    if slot.expired:
+                        fate, charged = EXPIRED, False
+                messages.append(
+                    StoredMessage(
+                        message_uuid=str(uuid.uuid4()),
+                        from_number=send.src,
+                        to_number=wire_records.masked_number(number)
+                        if honour_log and send.masks_numbers
+                        else number,
+                        text=text,
+                        message_type=send.message_type,
+                        media_ids=send.media_ids,
+                        queued_at=now,
+                        final_state=fate.final_state,
+                        error_code=fate.error_code,
+                        dequeued_at=dequeued_at,
+                        units=units,
+                        charged=charged,
+                    )
                 )
-                for number in send.numbers
-            ]
+            return messages
 
         messages = self.store.add_messages(build, send.media_ids)
         body: dict[str, Any] = {
@@ -379,6 +443,16 @@ class SandboxAPI:
         if send.invalid_numbers:
             body["invalid_number"] = list(send.invalid_numbers)
         return faults.after_acting(fault, json_response(202, body))
+
+    def _message_size(self, send: Send, live: Mapping[str, StoredMedia]) -> int:
+        """Bytes of text and attachments: media IDs at their stored size, ``media_urls`` at the
+        size of the sandbox media they name (0 elsewhere: the sandbox fetches nothing)."""
+        own = f"{self._base_url()}/Account/{self.auth_id}/Media/"
+        named = [
+            *send.media_ids,
+            *(u.removeprefix(own).rstrip("/") for u in send.media_urls if u.startswith(own)),
+        ]
+        return len(send.text.encode()) + sum(len(live[m].data) for m in named if m in live)
 
     def _get_message(self, request: ApiRequest) -> Response:
         if (answer := self._status_fault(request)) is not None:
@@ -401,11 +475,12 @@ class SandboxAPI:
                 message_direction=query["message_direction"][0] if "message_direction" in query else None,
             )
         )
+        recorded = self.realism.recorded_shapes
         if states := {name: query[name][0] for name in _STATE_FILTERS if name in query}:
             records = (self._message_record(message) for message in listed)
             matching = [r for r in records if all(str(r[name]) == value for name, value in states.items())]
-            return self._page(request, matching, dict, MESSAGE_PAGE_SIZE)
-        return self._page(request, listed, self._message_record, MESSAGE_PAGE_SIZE)
+            return self._page(request, matching, dict, MESSAGE_PAGE_SIZE, total_count=not recorded)
+        return self._page(request, listed, self._message_record, MESSAGE_PAGE_SIZE, total_count=not recorded)
 
     def _status_fault(self, request: ApiRequest) -> Response | None:
         """The answer a scripted fault gives a status read instead of its own, if any."""
@@ -437,18 +512,20 @@ class SandboxAPI:
     def _message_record(self, message: StoredMessage) -> dict[str, Any]:
         """Plivo's record of ``message`` as it stands on the sandbox clock now."""
         fate = Fate(message.final_state, message.error_code)
-        now = progress(fate, message.queued_at, self.store.now(), timedelta(seconds=self.delivery_seconds))
-        total_rate, total_amount = wire_records.price(message.message_type, message.units)
+        now = progress(fate, message.queued_at, message.dequeued_at, self.store.now(), self._delivery)
+        charged_units = message.units if message.charged else 0
+        total_rate, total_amount = wire_records.price(message.message_type, charged_units)
+        offset = self.realism.utc_offset
         return {
             "error_code": now.error_code,
-            "error_message": error_message(now.error_code),
+            "error_message": error_message(now.error_code, recorded=self.realism.recorded_shapes),
             "from_number": message.from_number.removeprefix("+"),
             "message_direction": "outbound",
-            "message_sent_time": wire_records.plivo_time(now.sent_at) if now.sent_at else None,
+            "message_sent_time": wire_records.plivo_time(now.sent_at, offset) if now.sent_at else None,
             "message_state": now.state,
-            "message_time": wire_records.plivo_time(message.queued_at),
+            "message_time": wire_records.plivo_time(message.queued_at, offset),
             "message_type": message.message_type,
-            "message_updated_time": wire_records.plivo_time(now.updated_at),
+            "message_updated_time": wire_records.plivo_time(now.updated_at, offset),
             "message_uuid": message.message_uuid,
             "resource_uri": f"/v1/Account/{self.auth_id}/Message/{message.message_uuid}/",
             "to_number": message.to_number.removeprefix("+"),
@@ -465,9 +542,12 @@ class SandboxAPI:
         objects: Sequence[Any],
         render: Callable[[Any], dict[str, Any]],
         page_size: int,
+        *,
+        total_count: bool = True,
     ) -> Response:
         """Answer the page of ``objects`` that ``limit`` and ``offset`` ask for; only that page's
-        objects are turned into records by ``render``, so a long list costs one page's work."""
+        objects are turned into records by ``render``, so a long list costs one page's work.
+        ``total_count=False``: ``meta`` without the count, as many recorded message lists have."""
         limit = _int_param(request.query, "limit", page_size)
         offset = _int_param(request.query, "offset", 0)
         if not 1 <= limit <= page_size or offset < 0:
@@ -479,6 +559,7 @@ class SandboxAPI:
             total=len(objects),
             limit=limit,
             offset=offset,
+            total_count=total_count,
         )
         return json_response(200, {"api_id": new_api_id(), **listed})
 

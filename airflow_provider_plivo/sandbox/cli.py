@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_plivo.sandbox.credentials import SANDBOX_AUTH_ID, SANDBOX_AUTH_TOKEN
 from airflow_provider_plivo.sandbox.faults import FAULT_KINDS, check_fault_kind
@@ -21,6 +23,8 @@ DEFAULT_PORT = 8765
 """Airflow 3's API server takes 8080, so the sandbox keeps clear of it."""
 _EXTRA_MODULES = ("python_multipart",)
 """What the ``sandbox`` extra installs, as imported."""
+_NOT_GIVEN = object()
+"""The default of the flags whose ``none`` means something: the sandbox's own default applies."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,6 +79,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=10.0,
         help="seconds a client may stay silent mid-request before it is cut off (default 10)",
     )
+    parser.add_argument(
+        "--message-list-rate-limit",
+        default=_NOT_GIVEN,
+        type=_optional_rate_limit,
+        metavar="N/SECONDS|none",
+        help="answer 429 beyond N message lists (GET Message/) per SECONDS (default 20/60, as Plivo)",
+    )
+    parser.add_argument(
+        "--mps",
+        default=_NOT_GIVEN,
+        type=_mps,
+        metavar="RATE|sms=RATE,mms=RATE|none",
+        help="outbound messages per second, for every type or per type (default sms=5,mms=0.25, "
+        "Plivo's signup speeds); none sends every message at once",
+    )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="run the messages' lifecycle (dispatch, expiry, delivery) this many times faster (default 1)",
+    )
+    parser.add_argument(
+        "--utc-offset",
+        default=_NOT_GIVEN,
+        type=_utc_offset,
+        metavar="+HH:MM|none",
+        help="the account's offset for message times (default +05:30, as Plivo's recorded times); "
+        "none writes UTC with six fraction digits; a negative one is written --utc-offset=-03:00",
+    )
+    parser.add_argument(
+        "--clock-offset",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="run the sandbox clock (its Date header, its times) this far ahead of the host's; "
+        "negative (written --clock-offset=-180): behind",
+    )
+    parser.add_argument(
+        "--kinder",
+        action="store_true",
+        help="turn off every habit of production Plivo the sandbox shows by default (the flags "
+        "above still win)",
+    )
     args = parser.parse_args(argv)
     try:
         from airflow_provider_plivo.sandbox.server import PlivoSandbox
@@ -97,6 +144,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_limit=args.rate_limit,
         max_in_flight=args.max_in_flight,
         read_timeout=args.read_timeout,
+        time_scale=args.time_scale,
+        clock_offset=timedelta(seconds=args.clock_offset),
+        kinder=args.kinder,
+        **_given(args, "message_list_rate_limit", "mps", "utc_offset"),
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -124,6 +175,37 @@ def _rate_limit(text: str) -> tuple[int, float]:
         return int(requests), float(seconds)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected N/SECONDS, e.g. 300/5") from None
+
+
+def _optional_rate_limit(text: str) -> tuple[int, float] | None:
+    return None if text.lower() == "none" else _rate_limit(text)
+
+
+def _mps(text: str) -> float | dict[str, float] | None:
+    try:
+        if text.lower() == "none":
+            return None
+        if "=" not in text:
+            return float(text)
+        pairs = (item.partition("=") for item in text.split(","))
+        return {kind.strip(): float(rate) for kind, _, rate in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected RATE, sms=RATE,mms=RATE or none") from None
+
+
+def _utc_offset(text: str) -> timedelta | None:
+    if text.lower() == "none":
+        return None
+    match = re.fullmatch(r"([+-])(\d\d):(\d\d)", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected +HH:MM, e.g. +05:30, or none")
+    offset = timedelta(hours=int(match[2]), minutes=int(match[3]))
+    return -offset if match[1] == "-" else offset
+
+
+def _given(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """The options among ``names`` given on the command line: the rest keep the sandbox's default."""
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not _NOT_GIVEN}
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ numbers are accepted, and malformed ones are set aside for ``invalid_number``. W
 valid the whole send is refused with Plivo's documented words: ``19332631167 is not a valid
 phone number`` (several: ``..., ... are not valid phone numbers``). Whether media IDs exist is
 the store's business, not this module's.
+
+``message_expiry`` is a whole number of seconds, 5 to 10,800 (Plivo documents 5 to 10,799 and a
+default of 10,800, so the default sent explicitly is taken too). ``log`` is ``true`` or ``false``
+(a JSON boolean or the string, as Plivo's SDKs send either) or a partial redaction value:
+``content_only`` keeps the text and masks the numbers, ``number_only`` the reverse.
 """
 
 from __future__ import annotations
@@ -14,10 +19,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_plivo.limits import MAX_MEDIA_PER_MESSAGE, MAX_NUMBERS_PER_MESSAGE, MAX_TEXT_LENGTH
+from airflow_provider_plivo.sandbox.delivery import DEFAULT_MESSAGE_EXPIRY
 from airflow_provider_plivo.sandbox.numbers import split_destinations
 from airflow_provider_plivo.sandbox.responses import SandboxHTTPError
 
-__all__ = ["MESSAGE_TYPES", "Send", "read_send"]
+__all__ = ["LOG_VALUES", "MESSAGE_TYPES", "Send", "read_send"]
+
+LOG_VALUES = ("true", "false", "content_only", "number_only")
+"""What ``log`` may say: keep everything, redact both, keep only the text, keep only the number."""
+_MESSAGE_EXPIRY_RANGE = range(5, DEFAULT_MESSAGE_EXPIRY + 1)
 
 MESSAGE_TYPES = ("sms", "mms")
 """The types the sandbox sends (Plivo also knows ``whatsapp``, which it does not model)."""
@@ -38,6 +48,20 @@ class Send:
     message_type: str
     media_ids: tuple[str, ...]
     media_urls: tuple[str, ...]
+    message_expiry: int = DEFAULT_MESSAGE_EXPIRY
+    """Seconds the message may wait in the queue before it fails with error 420."""
+    log: str = "true"
+    """One of :data:`LOG_VALUES`."""
+
+    @property
+    def masks_numbers(self) -> bool:
+        """Whether Plivo stores the destination masked (``log`` false or ``content_only``)."""
+        return self.log in ("false", "content_only")
+
+    @property
+    def redacts_text(self) -> bool:
+        """Whether Plivo keeps no text (``log`` false or ``number_only``)."""
+        return self.log in ("false", "number_only")
 
 
 def read_send(body: Any) -> Send:
@@ -82,7 +106,34 @@ def read_send(body: Any) -> Send:
         message_type=message_type,
         media_ids=media_ids,
         media_urls=media_urls,
+        message_expiry=_message_expiry(body),
+        log=_log(body),
     )
+
+
+def _message_expiry(body: dict[str, Any]) -> int:
+    value = body.get("message_expiry")
+    if value is None:
+        return DEFAULT_MESSAGE_EXPIRY
+    if isinstance(value, str) and value.isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value not in _MESSAGE_EXPIRY_RANGE:
+        raise SandboxHTTPError(
+            400,
+            f"message_expiry must be a whole number of seconds from {_MESSAGE_EXPIRY_RANGE.start} to "
+            f"{_MESSAGE_EXPIRY_RANGE.stop - 1}, not {value!r}",
+        )
+    return value
+
+
+def _log(body: dict[str, Any]) -> str:
+    value = body.get("log")
+    if value is None:
+        return "true"
+    text = str(value).lower() if isinstance(value, (bool, str)) else None
+    if text is None or text not in LOG_VALUES:
+        raise SandboxHTTPError(400, f"log must be one of {', '.join(LOG_VALUES)}, not {value!r}")
+    return text
 
 
 def _not_valid(numbers: tuple[str, ...]) -> str:

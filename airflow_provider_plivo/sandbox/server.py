@@ -14,6 +14,36 @@ are refused; unused media expires after 6 hours; wrong-typed fields, malformed b
 ``Content-Length`` headers get a 400, and a client that stops sending is cut off after
 ``read_timeout`` seconds.
 
+And by default it is as unkind as production Plivo (:mod:`~airflow_provider_plivo.sandbox.realism`
+says where Plivo's documents disagree and which reading it takes):
+
+=============================  ===================================================================
+option (default)               what a client meets
+=============================  ===================================================================
+``message_list_rate_limit``    ``GET Message/`` (the list) beyond 20 per minute answers 429; it
+(``(20, 60.0)``)               counts against ``rate_limit`` too
+``mps``                        messages leave ``queued`` in queue order, per type, at 5 SMS and
+(``{"sms": 5, "mms": 0.25}``)  0.25 MMS a second; one still queued after its ``message_expiry``
+                               (10,800 s) ends ``failed`` with error 420, not charged
+``time_scale`` (1)             the messages' lifecycle (dispatch, expiry, delivery) runs that many
+                               times faster: with 1000 a 3-hour expiry lasts 10.8 s
+``honour_log`` (True)          ``log=false`` or ``content_only`` stores ``to_number`` masked
+                               (``141XXXXX528`` in records, which drop the '+')
+``utc_offset`` (+05:30)        message times in that offset, trailing fraction zeros dropped
+``recorded_shapes`` (True)     a message list's ``meta`` without ``total_count``;
+                               ``error_message`` ``""`` where there is none; every second
+                               ``GET Media/{id}`` with ``url`` instead of ``media_url``
+``max_message_size`` (5 MB)    text plus attachments at or over it fail the message, error 120
+``upload_types``               uploads only of JPG, PNG, GIF, MP4, PDF and text; one other file
+                               refuses the whole request (400)
+``clock_offset`` (0)           the sandbox clock (its ``Date`` header, every time it writes) runs
+                               that far ahead of the host's, or behind when negative
+=============================  ===================================================================
+
+``kinder=True`` turns every unkindness off at once (no list limit, every message at once, UTC
+times with six digits, ``log`` ignored, today's shapes, no size or type check); an option given
+explicitly still wins.
+
 Test numbers (see :mod:`~airflow_provider_plivo.sandbox.delivery`):
 
 =================  ===============  ==================================================
@@ -25,6 +55,8 @@ any other          ``delivered``    ``000``
 ``+15005550002``   ``failed``       ``50``: invalid destination number
 ``+15005550003``   ``rejected``     ``100``: prohibited by carrier
 ``+15005550005``   ``delivered``    ``000``: a +1 carrier that does report delivery
+``+15005550006``   ``read``         ``000``: delivered, then read (after ``sent``)
+``+15005550007``   ``deleted``      none: Plivo's PHP SDK documents the state (after ``sent``)
 ``+61491570159``   ``sent``         none: outside +1, a carrier that sends no receipt
 =================  ===============  ==================================================
 """
@@ -33,7 +65,8 @@ from __future__ import annotations
 
 import json
 import threading
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
 from airflow_provider_plivo.sandbox.account_limits import AccountLimits
@@ -41,12 +74,24 @@ from airflow_provider_plivo.sandbox.api import SandboxAPI, SandboxRequest
 from airflow_provider_plivo.sandbox.credentials import SANDBOX_AUTH_ID, SANDBOX_AUTH_TOKEN
 from airflow_provider_plivo.sandbox.delivery import TEST_NUMBER_FATES
 from airflow_provider_plivo.sandbox.faults import MESSAGE_FAULT_KINDS, STATUS_FAULT_KINDS, FaultPlan
+from airflow_provider_plivo.sandbox.realism import (
+    ACCOUNT_UTC_OFFSET,
+    MAX_MESSAGE_SIZE,
+    MESSAGE_LIST_RATE_LIMIT,
+    PLIVO_MPS,
+    UNSET,
+    UPLOAD_TYPES,
+    Realism,
+    Unset,
+    mps_by_type,
+    resolve,
+)
 from airflow_provider_plivo.sandbox.store import SandboxStore, StoredMedia, StoredMessage
 from airflow_provider_plivo.sandbox.transport import HTTPTransport
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-    from datetime import datetime, timedelta
+    from collections.abc import Collection, Mapping
+    from datetime import datetime
 
 __all__ = [
     "SANDBOX_AUTH_ID",
@@ -85,6 +130,24 @@ class PlivoSandbox:
         Plivo does beyond 100; None (the default) for no limit.
     :param read_timeout: seconds a connection may stay silent while the sandbox waits for a
         request or the rest of its body; then it is cut off (408 mid-body).
+    :param message_list_rate_limit: ``(requests, seconds)`` for ``GET Message/`` (the list) on its
+        own: 429 beyond it, as Plivo answers beyond 20 per minute (the default); None for no limit.
+    :param mps: the account's outbound messages per second, per type (``{"sms": 5.0, "mms": 0.25}``,
+        Plivo's signup speeds, by default; a type not named gets its signup speed) or one number
+        for every type; None sends every message at once.
+    :param time_scale: the messages' lifecycle (dispatch, ``message_expiry``, ``delivery_seconds``)
+        runs this many times faster than the sandbox clock.
+    :param honour_log: mask ``to_number`` for sends with ``log`` false or ``content_only`` (and keep
+        no text for false or ``number_only``), as Plivo does; the default.
+    :param utc_offset: the account's offset, for message times (``+05:30``, as recorded, by default);
+        None writes UTC with six fraction digits.
+    :param recorded_shapes: answer in the shapes recorded from Plivo (see the table above).
+    :param max_message_size: bytes of text plus attachments that fail a message with error 120
+        (5,000,000 by default); None for no check.
+    :param upload_types: content types an upload may carry (JPG, PNG, GIF, MP4, PDF and text by
+        default); None accepts any.
+    :param clock_offset: how far the sandbox clock runs ahead of the host's (behind when negative).
+    :param kinder: turn every unkindness above off at once; an option given explicitly still wins.
     """
 
     def __init__(
@@ -105,6 +168,16 @@ class PlivoSandbox:
         rate_limit: tuple[int, float] | None = None,
         max_in_flight: int | None = None,
         read_timeout: float = 10.0,
+        message_list_rate_limit: tuple[int, float] | Literal[Unset.UNSET] | None = UNSET,
+        mps: float | Mapping[str, float] | Literal[Unset.UNSET] | None = UNSET,
+        time_scale: float = 1.0,
+        honour_log: bool | Literal[Unset.UNSET] = UNSET,
+        utc_offset: timedelta | Literal[Unset.UNSET] | None = UNSET,
+        recorded_shapes: bool | Literal[Unset.UNSET] = UNSET,
+        max_message_size: int | Literal[Unset.UNSET] | None = UNSET,
+        upload_types: Collection[str] | Literal[Unset.UNSET] | None = UNSET,
+        clock_offset: timedelta = timedelta(),
+        kinder: bool = False,
     ) -> None:
         self.auth_id = auth_id
         self.auth_token = auth_token
@@ -114,7 +187,23 @@ class PlivoSandbox:
         self.delivery_seconds = delivery_seconds
         self.read_timeout = read_timeout
         self._stopping = threading.Event()
-        self._store = SandboxStore()
+        self._store = SandboxStore(clock_offset=clock_offset)
+        types = resolve(upload_types, plivo=UPLOAD_TYPES, kinder_value=None, kinder=kinder)
+        self.realism = Realism(
+            mps=mps_by_type(resolve(mps, plivo=PLIVO_MPS, kinder_value=None, kinder=kinder)),
+            time_scale=time_scale,
+            utc_offset=resolve(utc_offset, plivo=ACCOUNT_UTC_OFFSET, kinder_value=None, kinder=kinder),
+            honour_log=resolve(honour_log, plivo=True, kinder_value=False, kinder=kinder),
+            recorded_shapes=resolve(recorded_shapes, plivo=True, kinder_value=False, kinder=kinder),
+            max_message_size=resolve(
+                max_message_size, plivo=MAX_MESSAGE_SIZE, kinder_value=None, kinder=kinder
+            ),
+            upload_types=None if types is None else frozenset(kind.lower() for kind in types),
+        )
+        """Which of production Plivo's habits this sandbox shows (see the table above)."""
+        list_limit = resolve(
+            message_list_rate_limit, plivo=MESSAGE_LIST_RATE_LIMIT, kinder_value=None, kinder=kinder
+        )
         self._fault_plans = {
             "media": FaultPlan(faults, rate=fault_rate, seed=fault_seed),
             "message": FaultPlan(message_faults, kinds=MESSAGE_FAULT_KINDS),
@@ -126,9 +215,10 @@ class PlivoSandbox:
             auth_token=auth_token,
             base_url=lambda: self.url,
             fault_plans=self._fault_plans,
-            limits=AccountLimits(rate_limit, max_in_flight),
+            limits=AccountLimits(rate_limit, max_in_flight, list_limit),
             max_file_size=max_file_size,
             delivery_seconds=delivery_seconds,
+            realism=self.realism,
             latency=self.latency,
             wait=self.wait,
         )
@@ -140,6 +230,7 @@ class PlivoSandbox:
             read_timeout=read_timeout,
             hang_seconds=hang_seconds,
             wait=self.wait,
+            clock=self.now,
         )
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -152,14 +243,22 @@ class PlivoSandbox:
     def connection_json(self, *, password: str | None = None, **extra: Any) -> str:
         """An ``AIRFLOW_CONN_<ID>`` value (JSON form) for a ``plivo`` connection to this sandbox.
 
+        The extras say how fast the sandbox sends, so the hook knows: ``mps`` (per type, unless
+        the sandbox sends everything at once) and ``time_scale`` (unless 1).
+
         :param password: a token other than the sandbox's, to see a wrong one refused.
-        :param extra: the connection's extras, e.g. ``timeout=2``.
+        :param extra: the connection's extras, e.g. ``timeout=2``; they win over the sandbox's own.
         """
         token = self.auth_token if password is None else password
         conn: dict[str, Any] = {"conn_type": "plivo", "login": self.auth_id, "password": token}
         conn["host"] = self.url
-        if extra:
-            conn["extra"] = extra
+        own: dict[str, Any] = {}
+        if self.realism.mps is not None:
+            own["mps"] = dict(self.realism.mps)
+        if self.realism.time_scale != 1:
+            own["time_scale"] = self.realism.time_scale
+        if extras := {**own, **extra}:
+            conn["extra"] = extras
         return json.dumps(conn)
 
     def start(self) -> PlivoSandbox:
@@ -227,11 +326,13 @@ class PlivoSandbox:
         self._fault_plans[endpoint].script(faults)
 
     def now(self) -> datetime:
-        """The sandbox clock: real UTC time plus however far :meth:`advance_clock` moved it."""
+        """The sandbox clock: real UTC time plus ``clock_offset`` and however far :meth:`advance_clock`
+        moved it. Every answer's ``Date`` header reads it, as Plivo's read Plivo's clock."""
         return self._store.now()
 
     def advance_clock(self, delta: timedelta) -> None:
-        """Move the sandbox clock forward, e.g. past the 6-hour media expiry."""
+        """Move the sandbox clock by ``delta``: forward (past the 6-hour media expiry, a message's
+        expiry) or back (``-timedelta(minutes=3)``: Plivo's clock behind the worker's)."""
         self._store.advance_clock(delta)
 
     def count_requests(self, method: str, path_suffix: str) -> int:

@@ -40,7 +40,8 @@ class StoredMedia:
 class StoredMessage:
     """One message (one destination number) as the sandbox keeps it.
 
-    Numbers are kept as sent, with their '+' (``to_number`` in E.164); Plivo's records drop it.
+    Numbers are kept as sent, with their '+' (``to_number`` in E.164), or masked as Plivo stores
+    them for a send with ``log=false`` (``+141XXXXX528``); Plivo's records drop the '+'.
     """
 
     message_uuid: str
@@ -53,7 +54,11 @@ class StoredMessage:
     final_state: str
     error_code: str | None
     """Plivo's error code once the final state is reached."""
+    dequeued_at: datetime
+    """When it leaves ``queued``: sent at the account's speed, or failed (expired, too large)."""
     units: int = 1
+    charged: bool = True
+    """False for messages Plivo fails before sending (expired in the queue, too large)."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,9 @@ def _queued_at(message: StoredMessage) -> datetime:
 class SandboxStore:
     """Media, messages and the clock of one sandbox."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock_offset: timedelta = timedelta()) -> None:
         self._lock = threading.Lock()
-        self._clock_offset = timedelta()
+        self._clock_offset = clock_offset
         self._media: dict[str, StoredMedia] = {}
         self._used_media: set[str] = set()
         self._messages: dict[str, StoredMessage] = {}
@@ -92,7 +97,7 @@ class SandboxStore:
         return datetime.now(timezone.utc) + self._clock_offset
 
     def advance_clock(self, delta: timedelta) -> None:
-        """Move the sandbox clock forward, e.g. past the 6-hour media expiry."""
+        """Move the sandbox clock by ``delta``: forward (past the 6-hour media expiry) or back."""
         with self._lock:
             self._clock_offset += delta
 

@@ -1,8 +1,9 @@
 """The sandbox's transport: HTTP/1.1 on a socket, in front of :class:`~.api.SandboxAPI`.
 
 It reads each request's body within limits (:mod:`~airflow_provider_plivo.sandbox.bodies`),
-hands the request to the API layer and writes the answer, or does what only a socket can: reset
-the connection (``reset``, ``lost``) or hold it silent first (``hang``).
+hands the request to the API layer and writes the answer, its ``Date`` header read from the
+sandbox clock, or does what only a socket can: reset the connection (``reset``, ``lost``) or hold
+it silent first (``hang``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import socket
 import struct
 import sys
 import threading
+from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +22,7 @@ from airflow_provider_plivo.sandbox.responses import SandboxHTTPError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from datetime import datetime
 
     from airflow_provider_plivo.sandbox.api import SandboxAPI
     from airflow_provider_plivo.sandbox.responses import Response
@@ -38,6 +41,7 @@ class HTTPTransport:
     :param read_timeout: seconds a connection may stay silent mid-request before it is cut off.
     :param hang_seconds: how long a ``hang`` answer keeps the client waiting.
     :param wait: sleeps up to the given seconds, waking early when the sandbox stops.
+    :param clock: the sandbox clock, which every answer's ``Date`` header reads (not the host's).
     """
 
     def __init__(
@@ -49,8 +53,9 @@ class HTTPTransport:
         read_timeout: float,
         hang_seconds: float,
         wait: Callable[[float], object],
+        clock: Callable[[], datetime],
     ) -> None:
-        self._server = _Server((host, port), _handler_for(api, read_timeout, hang_seconds, wait))
+        self._server = _Server((host, port), _handler_for(api, read_timeout, hang_seconds, wait, clock))
         self._thread: threading.Thread | None = None
         self._serving = False
 
@@ -95,7 +100,11 @@ class _Server(ThreadingHTTPServer):
 
 
 def _handler_for(
-    api: SandboxAPI, read_timeout: float, hang_seconds: float, wait: Callable[[float], object]
+    api: SandboxAPI,
+    read_timeout: float,
+    hang_seconds: float,
+    wait: Callable[[float], object],
+    clock: Callable[[], datetime],
 ) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -141,6 +150,10 @@ def _handler_for(
             self.connection.close()
 
         do_GET = do_POST = do_DELETE = _handle
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            """The ``Date`` header from the sandbox clock, so a client sees Plivo's time, not its own."""
+            return formatdate(clock().timestamp() if timestamp is None else timestamp, usegmt=True)
 
         def log_message(self, format: str, *args: Any) -> None:
             """Keep test and task output clean; :attr:`PlivoSandbox.requests` records every request."""

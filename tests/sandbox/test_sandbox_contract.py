@@ -165,7 +165,7 @@ def test_the_sdk_sends_gets_and_lists_messages(client, plivo_sandbox, images):
     plivo_sandbox.advance_clock(timedelta(seconds=2))
     listed = client.messages.list(limit=5, message_state="sent", message_direction="outbound")
     assert [m.message_uuid for m in listed] == sent.message_uuid[::-1]
-    assert listed.meta.total_count == 2
+    assert listed.meta.next is None  # and no total_count, as many recorded message lists
 
 
 def test_the_sdk_raises_its_authentication_error_on_a_wrong_token(plivo_sandbox, monkeypatch):

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 SRC = "+14155550100"
-PLIVO_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\+00:00"
+PLIVO_TIME = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{0,5}[1-9])?\+05:30"
+"""As Plivo's recorded times: the account's offset, trailing zeros of the fraction dropped."""
 
 
 def media_url(sandbox: PlivoSandbox, suffix: str = "") -> str:
@@ -392,7 +393,7 @@ def test_a_message_record_has_plivos_shape(sandbox):
         "units",
     }
     assert (queued["to_number"], queued["from_number"]) == ("61491570006", "14155550100")
-    assert (queued["error_code"], queued["error_message"], queued["message_sent_time"]) == (None, None, None)
+    assert (queued["error_code"], queued["error_message"], queued["message_sent_time"]) == (None, "", None)
     assert re.fullmatch(PLIVO_TIME, queued["message_time"])
     assert (delivered["message_state"], delivered["error_code"]) == ("delivered", "000")
     assert re.fullmatch(PLIVO_TIME, delivered["message_sent_time"])
@@ -457,8 +458,7 @@ def test_messages_are_listed_newest_first_in_pages_and_filtered(sandbox):
         "offset": 0,
         "next": f"/v1/Account/{sandbox.auth_id}/Message?offset=2&limit=2",
         "previous": None,
-        "total_count": 3,
-    }
+    }  # no total_count, as many of the message lists recorded from Plivo
     assert uuids(get(sandbox, "Message/", limit=2, offset=2)) == [earlier[0]]
     assert uuids(get(sandbox, "Message/", message_state="sent")) == earlier[::-1]
     assert uuids(get(sandbox, "Message/", message_time__gte=cutoff)) == later
