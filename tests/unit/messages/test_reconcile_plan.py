@@ -68,7 +68,9 @@ class FakePlivo:
             return {"message_uuid": [self.message(n, type_=request.json.get("type", "sms")) for n in numbers]}
         params = dict(request.params or {})
         since = datetime.fromisoformat(params["message_time__gte"]).replace(tzinfo=timezone.utc)
-        until = datetime.fromisoformat(params["message_time__lte"]).replace(tzinfo=timezone.utc)
+        until = datetime.fromisoformat(params.get("message_time__lte", "9999-01-01")).replace(
+            tzinfo=timezone.utc
+        )
         listed = [
             r
             for r in reversed(self.records)
@@ -235,15 +237,18 @@ def test_two_messages_that_could_be_ours_raise_naming_both():
 
 def test_the_search_stops_once_every_number_is_settled():
     plivo, ledger = FakePlivo(), Ledger()
-    ledger.lost([A, B], datetime.now(timezone.utc), SMS)
-    plivo.message(A)
-    plivo.message(B)
-    for n in range(200):
-        plivo.message(f"+1415556{n:04d}")  # later traffic, newer than ours
+    started = datetime.now(timezone.utc)
+    ledger.lost([A, B], started, SMS)
+    for n in range(100):  # others' traffic in the window, older than ours
+        plivo.message(f"+1415557{n:04d}", at=started + timedelta(milliseconds=100))
+    plivo.message(A, at=started + timedelta(milliseconds=200))
+    plivo.message(B, at=started + timedelta(milliseconds=200))
+    for n in range(200):  # and newer
+        plivo.message(f"+1415556{n:04d}")
 
     retry(plivo, ledger, SMS, [A, B])
 
-    assert plivo.list_requests() == 11  # 200 others, then ours on the 11th page
+    assert plivo.list_requests() == 11  # 200 newer, then ours on the 11th page of 16
     assert plivo.sends() == []
 
 
