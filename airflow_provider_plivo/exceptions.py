@@ -28,6 +28,7 @@ __all__ = [
     "PlivoMediaUploadError",
     "PlivoMediaValidationError",
     "PlivoMessageValidationError",
+    "PlivoReconciliationError",
     "PlivoResponseError",
     "PlivoRetryableAPIError",
     "PlivoTLSError",
@@ -163,6 +164,20 @@ class PlivoUnknownMediaError(PlivoAPIError):
             f"{super()._describe()}. Plivo deletes uploaded media that no message used within "
             f"{MEDIA_EXPIRY_HOURS} hours of upload: upload the files again in the same run as the send."
         )
+
+
+class PlivoReconciliationError(PlivoError):
+    """An earlier try's send may have reached some numbers, and Plivo's message list cannot prove
+    whether it did: several messages could be ours, a masked number fits several of them, or the
+    search ended before it could tell. Those numbers are not messaged again, which could message
+    them twice, and nothing else is sent either. Not transient: every retry would find the same.
+
+    ``numbers`` maps each number in doubt to why; the message says how to check them.
+    """
+
+    def __init__(self, message: str, *, numbers: Mapping[str, str]) -> None:
+        self.numbers = dict(numbers)
+        super().__init__(message)
 
 
 class PlivoMediaUploadError(PlivoError):

@@ -2,7 +2,8 @@
 number twice.
 
 Each request gets a key of its own, written before the request goes (the numbers and the time)
-and again once Plivo answered (the numbers Plivo refused, and how many parts hold who got which
+and what it carried (sender, type, media: what tells its messages in Plivo's list), and again
+once Plivo answered (the numbers Plivo refused, and how many parts hold who got which
 message); a counter key says how many requests there are. Who got which is written in parts of
 at most 500 pairs: Airflow keeps a value to 64 KiB, and 1,000 numbers with their UUIDs are
 about 60. Writes stay proportional to the audience, however large.
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
     from airflow_provider_plivo.messages.sender import SentMessages
     from airflow_provider_plivo.records import MessageRecord
@@ -104,9 +105,9 @@ class TaskStateSendLedger:
                 sends.append((started, len(request["numbers"])))
         return CampaignProgress(messages, invalid, sends)
 
-    def record_start(self, numbers: Sequence[str], started: datetime) -> int:
+    def record_start(self, numbers: Sequence[str], started: datetime, *, sent: Mapping[str, Any]) -> int:
         self._count += 1
-        entry = {"numbers": list(numbers), "started": started.isoformat()}
+        entry = {"numbers": list(numbers), "started": started.isoformat(), "sent": dict(sent)}
         self._pending[self._count] = entry
         self._set(_REQUEST_KEY.format(self._count), entry)
         self._set(_COUNT_KEY, self._count)

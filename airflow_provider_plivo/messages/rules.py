@@ -27,6 +27,7 @@ __all__ = [
     "message_time",
     "number_problem",
     "sent_since_filter",
+    "sent_until_filter",
 ]
 
 DST_SEPARATOR = "<"
@@ -47,24 +48,59 @@ def destination_numbers(dst: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(n for entry in entries for n in entry.split(DST_SEPARATOR)))
 
 
-MESSAGE_TIME_FILTER_MARGIN = timedelta(hours=15)
-"""Plivo documents no time zone for ``message_time__gte`` (its ``message_time`` values carry the
-account's offset): a filter this much earlier than wanted holds every message under any reading,
-and callers check each message's own, zone-aware ``message_time`` or stop once they found theirs."""
+_MESSAGE_TIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
+    r" ?(?:(Z)|([+-])(\d{2}):?(\d{2})?)?",
+    re.IGNORECASE,
+)
+_FILTER_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+"""Plivo's list filters take ``YYYY-MM-DD HH:MM[:ss[.uuuuuu]]`` and read it as UTC ("the
+``message_time__*`` filters are considered to be in UTC time zone", its List all messages page)."""
 
 
 def sent_since_filter(moment: datetime) -> str:
-    """A ``message_time__gte`` value that lets through every message sent at ``moment`` or later."""
-    return (moment - MESSAGE_TIME_FILTER_MARGIN).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    """A ``message_time__gte`` value that lets through every message sent at ``moment`` or later:
+    ``moment`` in UTC, rounded down to the second."""
+    return moment.astimezone(timezone.utc).strftime(_FILTER_TIME_FORMAT)
+
+
+def sent_until_filter(moment: datetime) -> str:
+    """A ``message_time__lte`` value that lets through every message sent at ``moment`` or
+    earlier: ``moment`` in UTC, rounded up to the second."""
+    utc = moment.astimezone(timezone.utc)
+    whole = utc.replace(microsecond=0)
+    return (whole if whole == utc else whole + timedelta(seconds=1)).strftime(_FILTER_TIME_FORMAT)
 
 
 def message_time(value: object) -> datetime | None:
-    """Plivo's ``message_time`` (``2021-07-13 13:04:06.799021+05:30``) as an aware datetime."""
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
+    """A time as Plivo writes it, as an aware datetime; None when ``value`` is not one.
+
+    Plivo writes ``message_time``, ``message_sent_time`` and ``message_updated_time`` with a
+    space, in the account's offset, dropping the fraction's trailing zeros
+    (``2024-08-21 18:28:51.94772+05:30``) or the whole fraction (``2017-05-22 21:36:14+05:30``),
+    and upload times with ``T`` and ``Z`` (``2021-02-17T07:16:09.153289Z``). Parsed by hand, not
+    with :meth:`datetime.fromisoformat`, which before Python 3.11 takes only 3 or 6 fraction
+    digits and no ``Z``. A time without an offset is read as UTC; digits beyond the
+    microsecond are dropped.
+    """
+    match = _MESSAGE_TIME.fullmatch(str(value).strip())
+    if match is None:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    year, month, day, hour, minute, second, fraction, _zulu, sign, off_hours, off_minutes = match.groups()
+    offset = timedelta(hours=int(off_hours or 0), minutes=int(off_minutes or 0))
+    try:
+        return datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second or 0),
+            int((fraction or "0")[:6].ljust(6, "0")),
+            tzinfo=timezone(-offset if sign == "-" else offset),
+        )
+    except ValueError:  # a field out of range (month 13, offset 24 hours...)
+        return None
 
 
 def as_e164(number: object) -> str:

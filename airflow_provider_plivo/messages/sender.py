@@ -20,11 +20,18 @@ from airflow_provider_plivo.exceptions import (
     PlivoAPIError,
     PlivoError,
     PlivoInterruptedError,
+    PlivoReconciliationError,
     PlivoResponseError,
     PlivoUnknownMediaError,
 )
 from airflow_provider_plivo.limits import MAX_NUMBERS_PER_MESSAGE, MESSAGE_PAGE_SIZE
-from airflow_provider_plivo.messages.rules import DST_SEPARATOR, as_e164, message_time, sent_since_filter
+from airflow_provider_plivo.messages.rules import (
+    DST_SEPARATOR,
+    as_e164,
+    message_time,
+    sent_since_filter,
+    sent_until_filter,
+)
 from airflow_provider_plivo.messages.status import message_request
 from airflow_provider_plivo.progress import counted
 from airflow_provider_plivo.transport.core import (
@@ -34,6 +41,7 @@ from airflow_provider_plivo.transport.core import (
     Request,
     excerpt,
     is_transient,
+    path_id,
     send_is_safe_to_retry,
 )
 
@@ -44,11 +52,31 @@ if TYPE_CHECKING:
     from airflow_provider_plivo.records import MessageRecord
     from airflow_provider_plivo.transport.core import Plan
 
-__all__ = ["SendLedger", "SentMessages", "number_batches", "pair_answer", "send_plan"]
+__all__ = [
+    "PlivoClock",
+    "SendLedger",
+    "SentMessages",
+    "number_batches",
+    "pair_answer",
+    "plivo_clock",
+    "send_plan",
+    "sent_identity",
+]
 
-RECONCILE_MARGIN = timedelta(minutes=2)
-"""How much earlier than a lost request's start a message may be dated and still be its own:
-the clocks of the worker and Plivo may differ a little."""
+RECONCILE_MARGIN = timedelta(seconds=2)
+"""How much earlier than a lost request's start on Plivo's clock a message may be dated and still
+be its own. The offset between the clocks is read when reconciling (see :func:`plivo_clock`),
+in bounds that already allow for the ``Date`` header's whole seconds and the request's time in
+flight; this covers how far the worker's clock may drift from Plivo's between the lost request
+and the retry: a clock kept by NTP slews at most 0.5 ms a second, 1.8 s an hour."""
+
+UNKNOWN_CLOCK_MARGIN = timedelta(minutes=15)
+"""The allowance when Plivo's answer gives no ``Date``: clocks of machines without NTP drift
+minutes, and a message that lies outside it is sent again."""
+
+RECONCILE_MAX_PAGES = 250
+"""The most pages of Plivo's message list one reconciliation reads (5,000 messages, 12.5
+minutes of the list's 20 requests a minute); numbers not settled by then stay in doubt."""
 
 
 class SentMessages(list[str]):
@@ -67,11 +95,13 @@ class SendLedger(Protocol):
     thread that runs the plan only."""
 
     def earlier_requests(self) -> list[dict[str, Any]]:
-        """Every request recorded by earlier tries: ``numbers``, ``started`` (ISO time), and once
-        answered ``messages`` (list of MessageRecord) and ``invalid_numbers``."""
+        """Every request recorded by earlier tries: ``numbers``, ``started`` (ISO time), ``sent``,
+        and once answered ``messages`` (list of MessageRecord) and ``invalid_numbers``."""
 
-    def record_start(self, numbers: Sequence[str], started: datetime) -> int:
-        """Record that a request to ``numbers`` is about to go; return its key for :meth:`record_answer`."""
+    def record_start(self, numbers: Sequence[str], started: datetime, *, sent: Mapping[str, Any]) -> int:
+        """Record that a request to ``numbers`` is about to go, at ``started`` on the worker's
+        clock, carrying ``sent`` (:func:`sent_identity`: what tells its messages from others' if
+        its answer never comes); return its key for :meth:`record_answer`."""
 
     def record_answer(
         self, key: int, messages: Sequence[MessageRecord], invalid_numbers: Sequence[str]
@@ -169,7 +199,11 @@ def send_plan(
     errors: list[PlivoError] = []
     if batches:
         started = time.monotonic()
-        keys = [ledger.record_start(batch, _utc_now()) if ledger else n for n, batch in enumerate(batches)]
+        sent = sent_identity(payload)
+        keys = [
+            ledger.record_start(batch, _utc_now(), sent=sent) if ledger else n
+            for n, batch in enumerate(batches)
+        ]
         unpaired: dict[int, Pairing] = {}
         unconfirmed = 0
 
@@ -248,65 +282,290 @@ def _who_got_which(uuids: Sequence[str]) -> Plan[list[MessageRecord]]:
     ]
 
 
+def sent_identity(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What a ledger records of a request for telling its messages from others' in Plivo's
+    message list (whose records carry no text): sender, type and media."""
+    media_ids = list(payload.get("media_ids") or [])
+    identity: dict[str, Any] = {
+        "type": payload.get("type", "sms"),
+        "media_ids": media_ids,
+        "media_count": len(media_ids) + len(payload.get("media_urls") or []),
+    }
+    for sender in ("src", "powerpack_uuid"):
+        if payload.get(sender):
+            identity[sender] = payload[sender]
+    return identity
+
+
+class _Lost(NamedTuple):
+    """Numbers of one earlier request whose answer never came, as the ledger recorded it."""
+
+    numbers: list[str]
+    started: datetime
+    """When the request went, on the worker's clock."""
+    sent: Mapping[str, Any]
+    """Its :func:`sent_identity`."""
+
+
 def _recover(
     payload: Mapping[str, Any], numbers: Sequence[str], ledger: SendLedger, log: Log
 ) -> Plan[tuple[dict[str, MessageRecord], list[str], list[str]]]:
     """What earlier tries already did for ``numbers``: (messages, invalid numbers, numbers
-    still to send). A request whose answer never came is looked up in Plivo's message list."""
+    still to send). A request whose answer never came is looked up in Plivo's message list.
+
+    :raises PlivoReconciliationError: the list cannot prove for some numbers whether they got
+        an earlier try's message; nothing is sent.
+    """
     wanted = set(numbers)
     messages: dict[str, MessageRecord] = {}
     invalid: list[str] = []
-    in_doubt: dict[str, datetime] = {}
+    lost: list[_Lost] = []
     for request in ledger.earlier_requests():
         if "messages" in request:
             messages.update((r["number"], r) for r in request["messages"] if r["number"] in wanted)
             invalid.extend(n for n in request["invalid_numbers"] if n in wanted)
         else:
+            # Entries recorded before the ledger kept what was sent: the payload is the same
+            # task's, rendered again.
+            sent = request.get("sent") or sent_identity(payload)
             started = datetime.fromisoformat(request["started"])
-            in_doubt.update((n, started) for n in request["numbers"] if n in wanted and n not in messages)
-    for number in messages:
-        in_doubt.pop(number, None)
+            lost.append(_Lost([n for n in request["numbers"] if n in wanted], started, sent))
+    lost = [entry._replace(numbers=[n for n in entry.numbers if n not in messages]) for entry in lost]
+    lost = [entry for entry in lost if entry.numbers]
     if messages or invalid:
         log.info(
             "An earlier try already messaged %d numbers (%d invalid); they are not messaged again",
             len(messages),
             len(invalid),
         )
-    if in_doubt:
-        found = yield from _messages_since(min(in_doubt.values()), payload.get("type", "sms"), in_doubt)
+    if lost:
+        in_doubt = len({n for entry in lost for n in entry.numbers})
+        found = yield from _reconcile(lost, log)
         messages.update(found)
         log.warning(
             "An earlier try's answer never came for %d numbers: Plivo's message list shows %d of them "
             "messaged since; the other %d are sent now",
-            len(in_doubt),
+            in_doubt,
             len(found),
-            len(in_doubt) - len(found),
+            in_doubt - len(found),
         )
     done = set(messages) | set(invalid)
     return messages, invalid, [n for n in numbers if n not in done]
 
 
-def _messages_since(
-    started: datetime, message_type: str, numbers: Mapping[str, datetime]
-) -> Plan[dict[str, MessageRecord]]:
-    """Outbound messages of ``message_type`` to ``numbers``, each dated no earlier than its
-    request's start (less :data:`RECONCILE_MARGIN`), from Plivo's message list."""
-    by_digits = {_digits(n): n for n in numbers}
-    found: dict[str, MessageRecord] = {}
+class PlivoClock(NamedTuple):
+    """Plivo's clock as one of its answers showed it (its ``Date`` header), against the worker's."""
+
+    ahead: timedelta
+    """How far Plivo's clock is ahead of the worker's at least (negative: behind)."""
+    now: datetime
+    """Plivo's time once the answer came, at most (on Plivo's clock)."""
+
+
+def plivo_clock(log: Log) -> Plan[PlivoClock | None]:
+    """Plivo's clock, read from the ``Date`` header of the cheapest read there is (one media
+    object): None when the answer has no readable ``Date``.
+
+    ``Date`` has whole seconds and was written somewhere between asking and hearing back, so
+    Plivo's time at any worker time ``t`` is at least ``t + (Date - answer time)``, and Plivo's
+    time when the answer came at most ``Date`` plus one second.
+    """
+    from email.utils import parsedate_to_datetime
+
+    dates: list[str] = []
+    yield Request(
+        "GET",
+        "Media/",
+        params={"limit": 1, "offset": 0},
+        on_headers=lambda h: dates.append(h.get("Date", "")),
+    )
+    answered = _utc_now()
+    try:
+        date = parsedate_to_datetime(dates[-1]) if dates and dates[-1] else None
+    except (TypeError, ValueError):
+        date = None
+    if date is None or date.tzinfo is None:
+        log.warning("Plivo's answer has no readable Date header: its clock is not known")
+        return None
+    return PlivoClock(ahead=date - answered, now=date + timedelta(seconds=1))
+
+
+class _Search:
+    """The messages of lost requests, found in Plivo's message list (newest first).
+
+    A message is a number's only when everything its record can show matches the lost request:
+    outbound, its type, its sender (``from_number``, or ``powerpack_id`` for a Powerpack), its
+    destination (a masked ``to_number`` by its visible digits), a time no earlier than the
+    request's start on Plivo's clock, and for an MMS its media (read message by message: the
+    list shows none, and no record shows the text). A number is settled once one message is
+    found for it; it stays in doubt when several are, or a masked number fits several numbers.
+    """
+
+    def __init__(self, lost: Sequence[_Lost], since: Mapping[str, datetime]) -> None:
+        self.since = dict(since)
+        """Each number in doubt and the earliest Plivo time its message may have."""
+        self.sent = {n: entry.sent for entry in lost for n in entry.numbers}
+        self.by_digits = {_digits(n): n for n in self.sent}
+        self.found: dict[str, list[str]] = {}
+        self.doubts: dict[str, str] = {}
+
+    @property
+    def settled(self) -> bool:
+        return all(n in self.found or n in self.doubts for n in self.sent)
+
+    def candidates(self, message: Mapping[str, Any]) -> list[str]:
+        """The numbers in doubt ``message`` (one record of the list) may be the message of,
+        media not yet compared."""
+        to_number = str(message.get("to_number") or "")
+        sent_at = message_time(message.get("message_time"))
+        numbers = [
+            n
+            for n in self._numbers_fitting(to_number)
+            if (sent_at is None or sent_at >= self.since[n])  # None: trust the list's own filter
+            and message.get("message_direction", "outbound") == "outbound"
+            and message.get("message_type") == self.sent[n]["type"]
+            and self._same_sender(n, message)
+        ]
+        if len(numbers) > 1:
+            for number in numbers:
+                self.doubts.setdefault(
+                    number, f"the masked number {to_number} fits {len(numbers)} numbers in doubt"
+                )
+            return []
+        return numbers
+
+    def add(self, number: str, message_uuid: str) -> None:
+        self.found.setdefault(number, []).append(message_uuid)
+
+    def unproved(self, *, complete: bool) -> dict[str, str]:
+        """Each number whose match cannot be proved, and why; ``complete``: the search reached
+        the window's edge (or settled every number)."""
+        doubts = dict(self.doubts)
+        for number, uuids in self.found.items():
+            if len(uuids) > 1:
+                doubts.setdefault(number, f"{len(uuids)} messages could be ours: {', '.join(uuids)}")
+        if not complete:
+            for number in self.sent:
+                if number not in self.found:
+                    doubts.setdefault(number, "the search ended before reaching the request's start")
+        return doubts
+
+    def _numbers_fitting(self, to_number: str) -> list[str]:
+        digits = _digits(to_number)
+        if digits.isdigit():
+            return [self.by_digits[digits]] if digits in self.by_digits else []
+        # Masked (``log=false``): Plivo hides some digits (``141XXXXX528``, or ``***`` for the last
+        # three) and keeps the others where they were.
+        visible = [(i, c) for i, c in enumerate(digits) if c.isdigit()]
+        return [
+            number
+            for candidate, number in self.by_digits.items()
+            if len(candidate) == len(digits) and all(candidate[i] == c for i, c in visible)
+        ]
+
+    def _same_sender(self, number: str, message: Mapping[str, Any]) -> bool:
+        sent = self.sent[number]
+        if "powerpack_uuid" in sent:
+            # A Powerpack sends from any of its numbers: only the record's Powerpack tells.
+            if not message.get("powerpack_id"):
+                self.doubts.setdefault(number, "a message from a number Plivo names no Powerpack for")
+                return False
+            return str(message["powerpack_id"]) == str(sent["powerpack_uuid"])
+        return _digits(str(message.get("from_number") or "")).lower() == _digits(str(sent.get("src"))).lower()
+
+
+def _reconcile(lost: Sequence[_Lost], log: Log) -> Plan[dict[str, MessageRecord]]:
+    """The message each number of ``lost`` got from its lost request, from Plivo's message list:
+    the numbers not in the answer got none.
+
+    The list is read in UTC bounds, from the earliest request's start on Plivo's clock (less
+    :data:`RECONCILE_MARGIN`) to Plivo's time now, newest first, and no further than the window's
+    edge, the first moment every number is settled, or :data:`RECONCILE_MAX_PAGES` pages.
+
+    :raises PlivoReconciliationError: some numbers' messages cannot be proved (or disproved).
+    """
+    clock = yield from plivo_clock(log)
+    margin = RECONCILE_MARGIN if clock else UNKNOWN_CLOCK_MARGIN
+    ahead = clock.ahead if clock else timedelta()
+    since = {n: entry.started + ahead - margin for entry in lost for n in entry.numbers}
+    until = clock.now if clock else _utc_now() + margin
+    search = _Search(lost, since)
+    start = min(since.values())
+    types = sorted({entry.sent["type"] for entry in lost})
     filters = {
         "message_direction": "outbound",
-        "message_type": message_type,
-        "message_time__gte": sent_since_filter(started),
+        "message_time__gte": sent_since_filter(start),
+        "message_time__lte": sent_until_filter(until),
+        **({"message_type": types[0]} if len(types) == 1 else {}),
     }
     pages = Pages("Message/", filters, page_size=MESSAGE_PAGE_SIZE)
-    while not pages.finished:
-        for message in pages.take((yield pages.request())):
-            number = by_digits.get(_digits(str(message.get("to_number") or "")))
+    count, read = 0, 0
+    edge = False
+    while not (pages.finished or edge or search.settled) and count < RECONCILE_MAX_PAGES:
+        objects = pages.take((yield pages.request()))
+        count, read = count + 1, read + len(objects)
+        to_compare: list[tuple[str, str]] = []
+        for message in objects:
             sent_at = message_time(message.get("message_time"))
-            if number is None or sent_at is None or sent_at < numbers[number] - RECONCILE_MARGIN:
-                continue
-            found.setdefault(number, {"number": number, "message_uuid": str(message["message_uuid"])})
-    return found
+            # Newest first: a message older than the window (a server that ignores the filter)
+            # means every later one is older too.
+            edge = edge or (sent_at is not None and sent_at < start)
+            uuid = str(message.get("message_uuid") or "")
+            for number in search.candidates(message):
+                if search.sent[number]["media_count"]:
+                    to_compare.append((number, uuid))
+                else:
+                    search.add(number, uuid)
+        if to_compare:
+            yield from _compare_media(to_compare, search)
+        log.info(
+            "Reconciling %s: page %d, %s read, %d found",
+            counted(len(search.sent), "number"),
+            count,
+            counted(read, "message"),
+            len(search.found),
+        )
+    complete = pages.finished or edge or search.settled
+    if doubts := search.unproved(complete=complete):
+        raise _unproved(doubts, filters, lost, count)
+    return {number: {"number": number, "message_uuid": uuids[0]} for number, uuids in search.found.items()}
+
+
+def _compare_media(to_compare: Sequence[tuple[str, str]], search: _Search) -> Plan[None]:
+    """Keep the candidates (number, message UUID) whose media are the lost request's."""
+    outcomes = yield Concurrent(
+        [Request("GET", f"Message/{path_id(uuid, 'message UUID')}/Media/") for _, uuid in to_compare]
+    )
+    if failed := next((o for o in outcomes if isinstance(o, PlivoError)), None):
+        raise failed
+    for (number, uuid), outcome in zip(to_compare, outcomes, strict=True):
+        sent = search.sent[number]
+        media = [m for m in outcome.get("objects") or [] if isinstance(m, dict)]
+        carried = sorted(str(m.get("media_id")) for m in media)
+        if len(media) != sent["media_count"]:
+            continue
+        # Media given by URL get IDs only once Plivo fetched them: only their count compares.
+        if sent["media_ids"] and not set(sent["media_ids"]) <= set(carried):
+            continue
+        search.add(number, uuid)
+
+
+def _unproved(
+    doubts: Mapping[str, str], filters: Mapping[str, str], lost: Sequence[_Lost], pages: int
+) -> PlivoReconciliationError:
+    senders = sorted({str(entry.sent.get("src") or entry.sent.get("powerpack_uuid")) for entry in lost})
+    listing = "&".join(f"{k}={v}" for k, v in filters.items()).replace(" ", "%20")
+    return PlivoReconciliationError(
+        f"An earlier try's send answer never came, and Plivo's message list ({pages} pages read) "
+        f"cannot prove whether {counted(len(doubts), 'number')} got that message; to avoid messaging "
+        "them twice, nothing was sent:\n"
+        + "\n".join(f"  - {number}: {why}" for number, why in doubts.items())
+        + f"\nCheck them in Plivo's console (Messaging > Logs: outbound {filters.get('message_type', '')} "
+        f"messages from {', '.join(senders)} between {filters['message_time__gte']} and "
+        f"{filters['message_time__lte']} UTC) or with GET Message/?{listing}. Then message the ones "
+        "that did not get it from a new task instance: this one keeps refusing to guess.",
+        numbers=doubts,
+    )
 
 
 def _digits(number: str) -> str:

@@ -117,6 +117,9 @@ class Request:
     """False for a request that can be done without: where its endpoint's own budget (the
     message list's) has no room now, the limiter refuses it at once, unsent, instead of waiting
     (a poll's list page, which single reads replace)."""
+    on_headers: Callable[[Mapping[str, str]], None] | None = field(default=None, compare=False)
+    """Told the headers of each answer Plivo gives (e.g. its ``Date``: Plivo's own clock), by
+    either driver, before the body is read."""
 
     @property
     def endpoint(self) -> str:
@@ -474,6 +477,8 @@ class ClientBase:
     def _answer(
         self, request: Request, status: int, reason: str | None, headers: Mapping[str, str], body: bytes
     ) -> dict[str, Any]:
+        if request.on_headers is not None:
+            request.on_headers(headers)
         # JSON is UTF-8 (RFC 8259)
         return parse_response(
             status=status,

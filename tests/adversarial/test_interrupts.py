@@ -16,7 +16,7 @@ from airflow_provider_plivo.exceptions import PlivoInterruptedError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
     from airflow_provider_plivo.records import MediaRecord, MessageRecord
@@ -34,9 +34,9 @@ class MemoryLedger:
     def earlier_requests(self) -> list[dict[str, Any]]:
         return list(self.requests.values())
 
-    def record_start(self, numbers: Sequence[str], started: datetime) -> int:
+    def record_start(self, numbers: Sequence[str], started: datetime, *, sent: Mapping[str, Any]) -> int:
         key = len(self.requests) + 1
-        self.requests[key] = {"numbers": list(numbers), "started": started.isoformat()}
+        self.requests[key] = {"numbers": list(numbers), "started": started.isoformat(), "sent": dict(sent)}
         return key
 
     def record_answer(

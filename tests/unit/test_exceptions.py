@@ -35,6 +35,9 @@ EXAMPLES = [
     errors.PlivoMediaFileError("a.jpg", "no such file"),
     errors.PlivoMediaSourceError("s3://bucket/a.jpg", "access denied (Forbidden)", conn_id="aws_media"),
     errors.PlivoMediaFileChangedError("a.jpg", "deleted after validation"),
+    errors.PlivoReconciliationError(
+        "cannot tell whether 1 number got it", numbers={"+14155550101": "2 messages could be ours"}
+    ),
 ]
 
 

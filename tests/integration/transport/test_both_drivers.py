@@ -13,7 +13,7 @@ import pytest
 from airflow_provider_plivo.exceptions import PlivoUnknownMediaError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.messages.rules import checked_message
-from airflow_provider_plivo.messages.sender import send_plan
+from airflow_provider_plivo.messages.sender import plivo_clock, send_plan
 from airflow_provider_plivo.messages.status import message_states_plan
 from airflow_provider_plivo.transport.core import Request, paged
 
@@ -156,3 +156,14 @@ def test_a_poll_whose_list_budget_was_spent_meanwhile_sends_no_list_request(pliv
     reads = [r.path for r in plivo_sandbox.requests if r.method == "GET"]
     assert len(reads) == 25
     assert not [path for path in reads if path.endswith("/Message/")]
+
+
+def test_plans_read_plivos_clock_from_its_date_header(plivo_sandbox, run):
+    sandbox = plivo_sandbox
+    sandbox.advance_clock(-timedelta(minutes=3))
+
+    clock = run(plivo_clock(hook().log))
+
+    assert clock is not None
+    assert -timedelta(minutes=3, seconds=2) <= clock.ahead <= -timedelta(minutes=3) + timedelta(seconds=1)
+    assert sandbox.now() <= clock.now + timedelta(seconds=1)
