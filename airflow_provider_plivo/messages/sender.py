@@ -334,7 +334,7 @@ def _recover(
     lost = [entry for entry in lost if entry.numbers]
     if messages or invalid:
         log.info(
-            "An earlier try already messaged %d numbers (%d invalid); they are not messaged again",
+            "Earlier waves or tries already messaged %d numbers (%d invalid); they are not messaged again",
             len(messages),
             len(invalid),
         )
