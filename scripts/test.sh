@@ -13,6 +13,10 @@ oldest=3.1.8 oldest_python=3.10
 python_for() {
     local found
     found=$(command -v "python$1" || true)
+    # pyenv's shim is on PATH for every version but runs only the selected ones.
+    if [ -n "$found" ] && ! "$found" --version >/dev/null 2>&1; then
+        found=
+    fi
     if [ -z "$found" ] && command -v pyenv >/dev/null; then
         found=$(ls -d "$(pyenv root)"/versions/"$1".*/bin/"python$1" 2>/dev/null | sort -V | tail -1)
     fi
