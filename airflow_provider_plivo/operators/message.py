@@ -12,7 +12,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_provider_plivo._airflow.base import PlivoTask
 from airflow_provider_plivo._airflow.fail_fast import fail_fast
-from airflow_provider_plivo._airflow.send_ledger import TaskStateSendLedger, XComWaves
+from airflow_provider_plivo._airflow.send_ledger import CampaignProgress, TaskStateSendLedger, XComWaves
 from airflow_provider_plivo._airflow.templating import rendered_message
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
@@ -141,11 +141,11 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
             self.log.info(
                 "Airflow before 3.3 has no task state store: a retry of this task messages every number again"
             )
-        return self._send_next_wave(context, campaign)
+        return self._send_next_wave(context, campaign, resumed=False)
 
     def execute_next_wave(self, context: Context, event: Any = None) -> list[str] | None:
         """Resume after the wait between two waves: Airflow calls it once the trigger fired."""
-        return self._send_next_wave(context, self._campaign(check_every_number=False))
+        return self._send_next_wave(context, self._campaign(check_every_number=False), resumed=True)
 
     def _campaign(self, *, check_every_number: bool) -> _Campaign:
         """The checked message, its numbers and how Plivo will dispatch them.
@@ -175,13 +175,20 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
             waves=speed.waves(len(numbers), message_type, expiry),
         )
 
-    def _send_next_wave(self, context: Context, campaign: _Campaign) -> list[str] | None:
+    def _send_next_wave(self, context: Context, campaign: _Campaign, *, resumed: bool) -> list[str] | None:
         """Send the next wave of ``campaign`` (all of it when one wave is enough); then wait,
-        deferred, for Plivo to dispatch it, or finish with the XComs of the whole campaign."""
+        deferred, for Plivo to dispatch it, or finish with the XComs of the whole campaign.
+
+        :param resumed: this try already sent waves (before 3.3 they are in XComs of this try
+            only: a try's start has none to read).
+        """
         store = task_state_store(context)
         ledger = TaskStateSendLedger(store) if store is not None else None
         with fail_fast():
-            earlier = ledger.progress() if ledger is not None else XComWaves(context["ti"]).progress()
+            if ledger is not None:
+                earlier = ledger.progress()
+            else:
+                earlier = XComWaves(context["ti"]).progress() if resumed else CampaignProgress({}, [], [])
         speed, kind, numbers = campaign.speed, campaign.message_type, campaign.numbers
         paced = len(campaign.waves) > 1
         done = earlier.done

@@ -78,9 +78,10 @@ def test_audience_campaign_messages_2500_numbers_in_3_requests_once_each(plivo_s
 def test_a_deferrable_sensor_retries_status_errors_and_succeeds_once_plivo_recovers(
     plivo_sandbox_factory, run_dag
 ):
-    # The first poke, on the worker, sees the message queued (for 2 s) and defers; the trigger's
+    # The first poke, on the worker, sees the message queued (for 6 s, room for a slow start of the
+    # task on a loaded machine) and defers; the trigger's
     # hook makes 5 attempts a poll: 5 answers of 503 end the wait with an error event and fail try 1.
-    plivo_sandbox = plivo_sandbox_factory(delivery_seconds=4)
+    plivo_sandbox = plivo_sandbox_factory(delivery_seconds=12)
     plivo_sandbox.script_faults(dict.fromkeys(range(2, 7), "503"), endpoint="status")
 
     dag_run = run_dag("test_dags/deferred_delivery_dag.py")
