@@ -4,9 +4,12 @@ __all__ = [
     "ACCOUNT_MAX_IN_FLIGHT",
     "ACCOUNT_RATE_LIMIT",
     "ACCOUNT_RATE_LIMIT_PERIOD",
+    "DEFAULT_MESSAGE_EXPIRY",
     "MAX_FILES_PER_UPLOAD",
     "MAX_MEDIA_FILE_SIZE",
     "MAX_MEDIA_PER_MESSAGE",
+    "MAX_MESSAGE_EXPIRY",
+    "MAX_MESSAGE_SIZE",
     "MAX_NUMBERS_PER_MESSAGE",
     "MAX_TEXT_LENGTH",
     "MEDIA_EXPIRY_HOURS",
@@ -14,7 +17,9 @@ __all__ = [
     "MESSAGE_LIST_RATE_LIMIT",
     "MESSAGE_LIST_RATE_LIMIT_PERIOD",
     "MESSAGE_PAGE_SIZE",
+    "MIN_MESSAGE_EXPIRY",
     "NO_DELIVERY_REPORT_REGIONS",
+    "SIGNUP_MPS",
 ]
 
 MAX_FILES_PER_UPLOAD = 10
@@ -58,3 +63,21 @@ MESSAGE_LIST_RATE_LIMIT_PERIOD = 60.0
 """Plivo's message list (``GET Message/``) has a limit of its own, within the account's: "The
 default rate limit for this API is 20 requests per minute" (Plivo's "List all messages" page;
 raised on request, hence a hook setting)."""
+
+MAX_MESSAGE_SIZE = 5_000_000
+"""Bytes of text and media in one message, which must stay under it (Plivo error 120 beyond).
+Plivo says "5 MB" without saying which megabyte; as with its 2 MB per file, the stricter
+5,000,000 is what we hold to."""
+
+SIGNUP_MPS = {"sms": 5.0, "mms": 0.25}
+"""The outbound messages per second Plivo gives an account at signup, per message type (raised
+on request); Plivo queues what goes beyond them."""
+
+DEFAULT_MESSAGE_EXPIRY = 10_800
+"""Seconds a message may wait in Plivo's queue when its send gives no ``message_expiry``; a
+message still queued then fails with error 420, not charged."""
+
+MIN_MESSAGE_EXPIRY = 5
+MAX_MESSAGE_EXPIRY = 10_800
+"""The ``message_expiry`` a send may give. Plivo's support page says "5 to 10,799 seconds" and
+names 10,800 as the default; we accept the default too, as sending it changes nothing."""

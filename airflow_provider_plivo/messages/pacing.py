@@ -24,16 +24,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_plivo.exceptions import PlivoError
+from airflow_provider_plivo.limits import (
+    DEFAULT_MESSAGE_EXPIRY,
+    MAX_MESSAGE_EXPIRY,
+    MIN_MESSAGE_EXPIRY,
+    SIGNUP_MPS,
+)
 from airflow_provider_plivo.progress import counted
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 __all__ = [
-    "DEFAULT_MESSAGE_EXPIRY",
-    "MAX_MESSAGE_EXPIRY",
-    "MIN_MESSAGE_EXPIRY",
-    "SIGNUP_MPS",
     "WAVE_MARGIN",
     "SendingSpeed",
     "SensorTiming",
@@ -41,18 +43,6 @@ __all__ = [
     "duration",
     "sensor_timing",
 ]
-
-SIGNUP_MPS: Mapping[str, float] = {"sms": 5.0, "mms": 0.25}
-"""The outbound MPS Plivo gives an account at signup, per message type; the extra ``mps``
-overrides them, and a type it does not name keeps its signup figure."""
-
-DEFAULT_MESSAGE_EXPIRY = 10_800
-"""Seconds a message may wait in Plivo's queue when the send gives no ``message_expiry``."""
-
-MIN_MESSAGE_EXPIRY = 5
-MAX_MESSAGE_EXPIRY = 10_800
-"""The ``message_expiry`` a send may give. Plivo's support page says "5 to 10,799 seconds" and
-names 10,800 as the default; we accept the default too, as sending it changes nothing."""
 
 WAVE_MARGIN = 0.1
 """The share of the expiry a wave leaves unused: a wave holds what Plivo dispatches in 90 % of

@@ -23,6 +23,7 @@ from airflow_provider_plivo.exceptions import (
     PlivoMessageValidationError,
     PlivoUnknownMediaError,
 )
+from airflow_provider_plivo.limits import MAX_MESSAGE_SIZE
 from airflow_provider_plivo.transport.core import Concurrent, Request, path_id
 
 if TYPE_CHECKING:
@@ -30,13 +31,9 @@ if TYPE_CHECKING:
 
     from airflow_provider_plivo.transport.core import Plan
 
-__all__ = ["LARGEST_MEDIA", "MAX_MESSAGE_SIZE", "message_size_plan", "size_checked"]
+__all__ = ["LARGEST_MEDIA", "message_size_plan", "size_checked"]
 
 T = TypeVar("T")
-
-MAX_MESSAGE_SIZE = 5_000_000
-"""Bytes of text and media in one message, which must stay under it. Plivo says "5 MB" without
-saying which megabyte; as with its 2 MB per file, the stricter 5,000,000 is what we hold to."""
 
 LARGEST_MEDIA = 2 * 1024 * 1024
 """The largest media Plivo stores (its 2 MB per file, in the lenient reading): a message whose

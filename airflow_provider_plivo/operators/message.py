@@ -16,7 +16,8 @@ from airflow_provider_plivo._airflow.send_ledger import CampaignProgress, TaskSt
 from airflow_provider_plivo._airflow.templating import rendered_message
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.messages.pacing import DEFAULT_MESSAGE_EXPIRY, checked_expiry, duration
+from airflow_provider_plivo.limits import DEFAULT_MESSAGE_EXPIRY
+from airflow_provider_plivo.messages.pacing import checked_expiry, duration
 from airflow_provider_plivo.messages.rules import checked_message, destination_numbers
 from airflow_provider_plivo.messages.sender import SentMessages
 from airflow_provider_plivo.version_compat import task_state_store

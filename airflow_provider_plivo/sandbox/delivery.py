@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 __all__ = [
-    "DEFAULT_MESSAGE_EXPIRY",
     "EXPIRED",
     "TEST_NUMBER_FATES",
     "TOO_LARGE",
@@ -43,9 +42,6 @@ __all__ = [
     "fate_of",
     "progress",
 ]
-
-DEFAULT_MESSAGE_EXPIRY = 10_800
-"""Seconds a message may wait in Plivo's queue unless its send sets ``message_expiry``."""
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_plivo.limits import MAX_MEDIA_PER_MESSAGE, MAX_NUMBERS_PER_MESSAGE, MAX_TEXT_LENGTH
-from airflow_provider_plivo.sandbox.delivery import DEFAULT_MESSAGE_EXPIRY
+from airflow_provider_plivo.limits import (
+    DEFAULT_MESSAGE_EXPIRY,
+    MAX_MEDIA_PER_MESSAGE,
+    MAX_MESSAGE_EXPIRY,
+    MAX_NUMBERS_PER_MESSAGE,
+    MAX_TEXT_LENGTH,
+    MIN_MESSAGE_EXPIRY,
+)
 from airflow_provider_plivo.sandbox.numbers import split_destinations
 from airflow_provider_plivo.sandbox.responses import SandboxHTTPError
 
@@ -27,7 +33,7 @@ __all__ = ["LOG_VALUES", "MESSAGE_TYPES", "Send", "read_send"]
 
 LOG_VALUES = ("true", "false", "content_only", "number_only")
 """What ``log`` may say: keep everything, redact both, keep only the text, keep only the number."""
-_MESSAGE_EXPIRY_RANGE = range(5, DEFAULT_MESSAGE_EXPIRY + 1)
+_MESSAGE_EXPIRY_RANGE = range(MIN_MESSAGE_EXPIRY, MAX_MESSAGE_EXPIRY + 1)
 
 MESSAGE_TYPES = ("sms", "mms")
 """The types the sandbox sends (Plivo also knows ``whatsapp``, which it does not model)."""

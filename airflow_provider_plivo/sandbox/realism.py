@@ -26,15 +26,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal, TypeVar
 
+from airflow_provider_plivo.limits import SIGNUP_MPS
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
 __all__ = [
     "ACCOUNT_UTC_OFFSET",
     "KINDER",
-    "MAX_MESSAGE_SIZE",
-    "MESSAGE_LIST_RATE_LIMIT",
-    "PLIVO_MPS",
     "UNSET",
     "UPLOAD_TYPES",
     "Realism",
@@ -43,15 +42,8 @@ __all__ = [
     "resolve",
 ]
 
-MESSAGE_LIST_RATE_LIMIT = (20, 60.0)
-"""Plivo's "List all messages" page: "The default rate limit for this API is 20 requests per minute"."""
-PLIVO_MPS: dict[str, float] = {"sms": 5.0, "mms": 0.25}
-"""An account's outbound messages per second at signup, per message type (raised on request)."""
 ACCOUNT_UTC_OFFSET = timedelta(hours=5, minutes=30)
 """The offset Plivo's recorded message times carry (``2021-07-13 18:28:51.94772+05:30``)."""
-MAX_MESSAGE_SIZE = 5_000_000
-"""Bytes of text plus attachments one MMS must stay under (Plivo error 120 beyond), read as the
-stricter 5,000,000, as the 2 MB file limit is."""
 UPLOAD_TYPES = frozenset(
     {"image/jpeg", "image/jpg", "image/png", "image/gif", "video/mp4", "application/pdf", "text/plain"}
 )
@@ -80,8 +72,8 @@ def mps_by_type(mps: float | Mapping[str, float] | None) -> dict[str, float] | N
     gets Plivo's signup default (as the hook reads its ``mps`` extra); None stays None."""
     if mps is None:
         return None
-    given = {kind: float(mps) for kind in PLIVO_MPS} if isinstance(mps, (int, float)) else dict(mps)
-    merged = {**PLIVO_MPS, **given}
+    given = {kind: float(mps) for kind in SIGNUP_MPS} if isinstance(mps, (int, float)) else dict(mps)
+    merged = {**SIGNUP_MPS, **given}
     if bad := {kind: rate for kind, rate in merged.items() if not rate > 0}:
         raise ValueError(f"mps must be above 0 messages per second for every type, got {bad}")
     return merged

@@ -68,7 +68,13 @@ import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
+from airflow_provider_plivo.limits import (
+    MAX_MEDIA_FILE_SIZE,
+    MAX_MESSAGE_SIZE,
+    MESSAGE_LIST_RATE_LIMIT,
+    MESSAGE_LIST_RATE_LIMIT_PERIOD,
+    SIGNUP_MPS,
+)
 from airflow_provider_plivo.sandbox.account_limits import AccountLimits
 from airflow_provider_plivo.sandbox.api import SandboxAPI, SandboxRequest
 from airflow_provider_plivo.sandbox.credentials import SANDBOX_AUTH_ID, SANDBOX_AUTH_TOKEN
@@ -76,9 +82,6 @@ from airflow_provider_plivo.sandbox.delivery import TEST_NUMBER_FATES
 from airflow_provider_plivo.sandbox.faults import MESSAGE_FAULT_KINDS, STATUS_FAULT_KINDS, FaultPlan
 from airflow_provider_plivo.sandbox.realism import (
     ACCOUNT_UTC_OFFSET,
-    MAX_MESSAGE_SIZE,
-    MESSAGE_LIST_RATE_LIMIT,
-    PLIVO_MPS,
     UNSET,
     UPLOAD_TYPES,
     Realism,
@@ -190,7 +193,7 @@ class PlivoSandbox:
         self._store = SandboxStore(clock_offset=clock_offset)
         types = resolve(upload_types, plivo=UPLOAD_TYPES, kinder_value=None, kinder=kinder)
         self.realism = Realism(
-            mps=mps_by_type(resolve(mps, plivo=PLIVO_MPS, kinder_value=None, kinder=kinder)),
+            mps=mps_by_type(resolve(mps, plivo=SIGNUP_MPS, kinder_value=None, kinder=kinder)),
             time_scale=time_scale,
             utc_offset=resolve(utc_offset, plivo=ACCOUNT_UTC_OFFSET, kinder_value=None, kinder=kinder),
             honour_log=resolve(honour_log, plivo=True, kinder_value=False, kinder=kinder),
@@ -202,7 +205,10 @@ class PlivoSandbox:
         )
         """Which of production Plivo's habits this sandbox shows (see the table above)."""
         list_limit = resolve(
-            message_list_rate_limit, plivo=MESSAGE_LIST_RATE_LIMIT, kinder_value=None, kinder=kinder
+            message_list_rate_limit,
+            plivo=(MESSAGE_LIST_RATE_LIMIT, MESSAGE_LIST_RATE_LIMIT_PERIOD),
+            kinder_value=None,
+            kinder=kinder,
         )
         self._fault_plans = {
             "media": FaultPlan(faults, rate=fault_rate, seed=fault_seed),

@@ -7,7 +7,7 @@ import pytest
 from airflow_provider_plivo.exceptions import PlivoError
 from airflow_provider_plivo.get_provider_info import get_provider_info
 from airflow_provider_plivo.hooks.plivo import PlivoHook
-from airflow_provider_plivo.messages.pacing import SIGNUP_MPS
+from airflow_provider_plivo.limits import SIGNUP_MPS
 
 
 def test_a_connection_without_mps_has_plivos_signup_speed(plivo_env):

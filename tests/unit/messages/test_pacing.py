@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 
 from airflow_provider_plivo.exceptions import PlivoError
+from airflow_provider_plivo.limits import DEFAULT_MESSAGE_EXPIRY, SIGNUP_MPS
 from airflow_provider_plivo.messages.pacing import (
-    DEFAULT_MESSAGE_EXPIRY,
-    SIGNUP_MPS,
     SendingSpeed,
     checked_expiry,
     duration,

@@ -237,7 +237,9 @@ def test_two_messages_that_could_be_ours_raise_naming_both():
 
 def test_the_search_stops_once_every_number_is_settled():
     plivo, ledger = FakePlivo(), Ledger()
-    started = datetime.now(timezone.utc)
+    # A second ago, so that messages dated after it are in the past too: the search's upper
+    # bound is Plivo's now, and a message dated ahead of it is rightly not in the window.
+    started = datetime.now(timezone.utc) - timedelta(seconds=1)
     ledger.lost([A, B], started, SMS)
     for n in range(100):  # others' traffic in the window, older than ours
         plivo.message(f"+1415557{n:04d}", at=started + timedelta(milliseconds=100))
