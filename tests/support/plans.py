@@ -14,7 +14,11 @@ def run_with(plan: Any, respond: Any) -> Any:
     step = steps.start()
     while step is not None:
         if isinstance(step, Concurrent):
-            step = steps.reply([respond(request) for request in step.requests])
+            outcomes = [respond(request) for request in step.requests]
+            for n, outcome in enumerate(outcomes):
+                if step.on_outcome:
+                    step.on_outcome(n, outcome)
+            step = steps.reply(outcomes)
         else:
             step = steps.reply(respond(step))
     return steps.result

@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from airflow_provider_plivo.exceptions import PlivoReconciliationError
 from airflow_provider_plivo.messages.sender import RECONCILE_MAX_PAGES, send_plan, sent_identity
-from airflow_provider_plivo.transport.core import Concurrent, PlanSteps, Request
+from tests.support.plans import run_with
+
+if TYPE_CHECKING:
+    from airflow_provider_plivo.transport.core import Request
 
 LOG = logging.getLogger("test")
 SRC = "+14155550100"
@@ -112,23 +115,8 @@ class Ledger:
         self.requests[key] |= {"messages": list(messages), "invalid_numbers": list(invalid_numbers)}
 
 
-def drive(plan: Any, respond: Any) -> Any:
-    steps = PlanSteps(plan)
-    step = steps.start()
-    while step is not None:
-        if isinstance(step, Concurrent):
-            outcomes = [respond(request) for request in step.requests]
-            for n, outcome in enumerate(outcomes):
-                if step.on_outcome:
-                    step.on_outcome(n, outcome)
-            step = steps.reply(outcomes)
-        else:
-            step = steps.reply(respond(step))
-    return steps.result
-
-
 def retry(plivo: FakePlivo, ledger: Ledger, payload: dict[str, Any], numbers: list[str]) -> Any:
-    return drive(send_plan(payload, numbers, log=LOG, ledger=ledger), plivo)
+    return run_with(send_plan(payload, numbers, log=LOG, ledger=ledger), plivo)
 
 
 SMS = {"src": SRC, "text": "campaign"}

@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from airflow_provider_plivo.exceptions import PlivoAPIError, PlivoResponseError, PlivoUnknownMediaError
 from airflow_provider_plivo.messages.sender import number_batches, pair_answer, send_plan
-from airflow_provider_plivo.transport.core import Concurrent, PlanSteps, Request
+from tests.support.plans import run_with
+
+if TYPE_CHECKING:
+    from airflow_provider_plivo.transport.core import Request
 
 LOG = logging.getLogger("test")
 NUMBERS = ["+14155550101", "+14155550102", "+14155550103"]
-
-
-def drive(plan: Any, respond: Any) -> Any:
-    steps = PlanSteps(plan)
-    step = steps.start()
-    while step is not None:
-        if isinstance(step, Concurrent):
-            outcomes = [respond(request) for request in step.requests]
-            for n, outcome in enumerate(outcomes):
-                if step.on_outcome:
-                    step.on_outcome(n, outcome)
-            step = steps.reply(outcomes)
-        else:
-            step = steps.reply(respond(step))
-    return steps.result
 
 
 def test_numbers_go_in_requests_of_at_most_1000():
@@ -58,7 +46,7 @@ def test_an_answer_whose_counts_do_not_pair_is_asked_about_message_by_message():
             return {"message_uuid": ["u1", "u2"]}
         return {"to_number": {"Message/u1/": "14155550102", "Message/u2/": "14155550101"}[request.path]}
 
-    sent = drive(send_plan({"src": "+14155550100", "text": "hi"}, NUMBERS, log=LOG), respond)
+    sent = run_with(send_plan({"src": "+14155550100", "text": "hi"}, NUMBERS, log=LOG), respond)
 
     assert sent.messages == [
         {"number": "+14155550101", "message_uuid": "u2"},
@@ -70,7 +58,7 @@ def test_plivo_refusing_the_media_ids_is_an_unknown_media_error():
     refused = PlivoAPIError(status_code=400, message="media not found or expired", endpoint="POST Message/")
 
     with pytest.raises(PlivoUnknownMediaError):
-        drive(
+        run_with(
             send_plan({"src": "+1", "media_ids": ["m1"], "type": "mms"}, NUMBERS, log=LOG), lambda r: refused
         )
 
@@ -87,4 +75,4 @@ def test_a_permanent_refusal_decides_the_outcome_over_a_transient_failure():
     numbers = [f"+1415555{n:04d}" for n in range(1500)]
 
     with pytest.raises(PlivoAPIError):
-        drive(send_plan({"src": "+14155550100", "text": "hi"}, numbers, log=LOG), lambda r: next(outcomes))
+        run_with(send_plan({"src": "+14155550100", "text": "hi"}, numbers, log=LOG), lambda r: next(outcomes))
