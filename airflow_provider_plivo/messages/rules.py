@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
 from airflow_provider_plivo.limits import MAX_MEDIA_PER_MESSAGE, MAX_TEXT_LENGTH
 
+# Read alike for media upload times: one parser in the transport, under its old name here.
+from airflow_provider_plivo.transport.clock import plivo_time as message_time
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -48,11 +51,6 @@ def destination_numbers(dst: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(n for entry in entries for n in entry.split(DST_SEPARATOR)))
 
 
-_MESSAGE_TIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?"
-    r" ?(?:(Z)|([+-])(\d{2}):?(\d{2})?)?",
-    re.IGNORECASE,
-)
 _FILTER_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 """Plivo's list filters take ``YYYY-MM-DD HH:MM[:ss[.uuuuuu]]`` and read it as UTC ("the
 ``message_time__*`` filters are considered to be in UTC time zone", its List all messages page)."""
@@ -70,37 +68,6 @@ def sent_until_filter(moment: datetime) -> str:
     utc = moment.astimezone(timezone.utc)
     whole = utc.replace(microsecond=0)
     return (whole if whole == utc else whole + timedelta(seconds=1)).strftime(_FILTER_TIME_FORMAT)
-
-
-def message_time(value: object) -> datetime | None:
-    """A time as Plivo writes it, as an aware datetime; None when ``value`` is not one.
-
-    Plivo writes ``message_time``, ``message_sent_time`` and ``message_updated_time`` with a
-    space, in the account's offset, dropping the fraction's trailing zeros
-    (``2024-08-21 18:28:51.94772+05:30``) or the whole fraction (``2017-05-22 21:36:14+05:30``),
-    and upload times with ``T`` and ``Z`` (``2021-02-17T07:16:09.153289Z``). Parsed by hand, not
-    with :meth:`datetime.fromisoformat`, which before Python 3.11 takes only 3 or 6 fraction
-    digits and no ``Z``. A time without an offset is read as UTC; digits beyond the
-    microsecond are dropped.
-    """
-    match = _MESSAGE_TIME.fullmatch(str(value).strip())
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction, _zulu, sign, off_hours, off_minutes = match.groups()
-    offset = timedelta(hours=int(off_hours or 0), minutes=int(off_minutes or 0))
-    try:
-        return datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour),
-            int(minute),
-            int(second or 0),
-            int((fraction or "0")[:6].ljust(6, "0")),
-            tzinfo=timezone(-offset if sign == "-" else offset),
-        )
-    except ValueError:  # a field out of range (month 13, offset 24 hours...)
-        return None
 
 
 def as_e164(number: object) -> str:

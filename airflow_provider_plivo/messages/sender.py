@@ -13,7 +13,7 @@ with Plivo's message list before anything is sent again.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from airflow_provider_plivo.exceptions import (
@@ -34,6 +34,13 @@ from airflow_provider_plivo.messages.rules import (
 )
 from airflow_provider_plivo.messages.status import message_request
 from airflow_provider_plivo.progress import counted
+from airflow_provider_plivo.transport.clock import (
+    RECONCILE_MARGIN,
+    UNKNOWN_CLOCK_MARGIN,
+    PlivoClock,
+    plivo_clock,
+    utc_now,
+)
 from airflow_provider_plivo.transport.core import (
     Concurrent,
     Outcome,
@@ -53,6 +60,8 @@ if TYPE_CHECKING:
     from airflow_provider_plivo.transport.core import Plan
 
 __all__ = [
+    "RECONCILE_MARGIN",
+    "UNKNOWN_CLOCK_MARGIN",
     "PlivoClock",
     "SendLedger",
     "SentMessages",
@@ -62,17 +71,6 @@ __all__ = [
     "send_plan",
     "sent_identity",
 ]
-
-RECONCILE_MARGIN = timedelta(seconds=2)
-"""How much earlier than a lost request's start on Plivo's clock a message may be dated and still
-be its own. The offset between the clocks is read when reconciling (see :func:`plivo_clock`),
-in bounds that already allow for the ``Date`` header's whole seconds and the request's time in
-flight; this covers how far the worker's clock may drift from Plivo's between the lost request
-and the retry: a clock kept by NTP slews at most 0.5 ms a second, 1.8 s an hour."""
-
-UNKNOWN_CLOCK_MARGIN = timedelta(minutes=15)
-"""The allowance when Plivo's answer gives no ``Date``: clocks of machines without NTP drift
-minutes, and a message that lies outside it is sent again."""
 
 RECONCILE_MAX_PAGES = 250
 """The most pages of Plivo's message list one reconciliation reads (5,000 messages, 12.5
@@ -201,7 +199,7 @@ def send_plan(
         started = time.monotonic()
         sent = sent_identity(payload)
         keys = [
-            ledger.record_start(batch, _utc_now(), sent=sent) if ledger else n
+            ledger.record_start(batch, utc_now(), sent=sent) if ledger else n
             for n, batch in enumerate(batches)
         ]
         unpaired: dict[int, Pairing] = {}
@@ -353,43 +351,6 @@ def _recover(
     return messages, invalid, [n for n in numbers if n not in done]
 
 
-class PlivoClock(NamedTuple):
-    """Plivo's clock as one of its answers showed it (its ``Date`` header), against the worker's."""
-
-    ahead: timedelta
-    """How far Plivo's clock is ahead of the worker's at least (negative: behind)."""
-    now: datetime
-    """Plivo's time once the answer came, at most (on Plivo's clock)."""
-
-
-def plivo_clock(log: Log) -> Plan[PlivoClock | None]:
-    """Plivo's clock, read from the ``Date`` header of the cheapest read there is (one media
-    object): None when the answer has no readable ``Date``.
-
-    ``Date`` has whole seconds and was written somewhere between asking and hearing back, so
-    Plivo's time at any worker time ``t`` is at least ``t + (Date - answer time)``, and Plivo's
-    time when the answer came at most ``Date`` plus one second.
-    """
-    from email.utils import parsedate_to_datetime
-
-    dates: list[str] = []
-    yield Request(
-        "GET",
-        "Media/",
-        params={"limit": 1, "offset": 0},
-        on_headers=lambda h: dates.append(h.get("Date", "")),
-    )
-    answered = _utc_now()
-    try:
-        date = parsedate_to_datetime(dates[-1]) if dates and dates[-1] else None
-    except (TypeError, ValueError):
-        date = None
-    if date is None or date.tzinfo is None:
-        log.warning("Plivo's answer has no readable Date header: its clock is not known")
-        return None
-    return PlivoClock(ahead=date - answered, now=date + timedelta(seconds=1))
-
-
 class _Search:
     """The messages of lost requests, found in Plivo's message list (newest first).
 
@@ -488,7 +449,7 @@ def _reconcile(lost: Sequence[_Lost], log: Log) -> Plan[dict[str, MessageRecord]
     margin = RECONCILE_MARGIN if clock else UNKNOWN_CLOCK_MARGIN
     ahead = clock.ahead if clock else timedelta()
     since = {n: entry.started + ahead - margin for entry in lost for n in entry.numbers}
-    until = clock.now if clock else _utc_now() + margin
+    until = clock.now if clock else utc_now() + margin
     search = _Search(lost, since)
     start = min(since.values())
     types = sorted({entry.sent["type"] for entry in lost})
@@ -570,7 +531,3 @@ def _unproved(
 
 def _digits(number: str) -> str:
     return number.lstrip("+")
-
-
-def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
