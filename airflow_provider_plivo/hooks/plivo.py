@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from airflow.sdk import ObjectStoragePath
 
     from airflow_provider_plivo.media.sources import MediaFile
-    from airflow_provider_plivo.media.uploader import MediaUploader
+    from airflow_provider_plivo.media.uploader import MediaUploader, UploadLedger
     from airflow_provider_plivo.messages.pacing import SendingSpeed
     from airflow_provider_plivo.messages.sender import SendLedger, SentMessages
     from airflow_provider_plivo.records import MediaRecord
@@ -291,6 +291,7 @@ class PlivoHook(BaseHook):
         *,
         already_uploaded: Mapping[str, MediaRecord] | None = None,
         on_chunk_uploaded: Callable[[list[MediaRecord]], None] | None = None,
+        ledger: UploadLedger | None = None,
     ) -> list[MediaRecord]:
         """
         Upload ``files`` to Plivo, at most ``chunk_size`` per request and as many requests at a
@@ -307,7 +308,14 @@ class PlivoHook(BaseHook):
         :param already_uploaded: records of files uploaded before (by path), reused instead of
             uploaded again: how a retried task resumes.
         :param on_chunk_uploaded: called with each chunk's new records as soon as it is done,
-            always on the calling thread (so it may use Airflow's task state store).
+            always on the calling thread (so it may use Airflow's task state store); chunks go
+            on being sent while it runs.
+        :param ledger: where the upload keeps what it does for a later try
+            (:class:`~airflow_provider_plivo.media.uploader.UploadLedger`, e.g. the task state
+            store's): the intent of each wave before it goes, and the records of finished chunks
+            in a few coalesced writes. A later call with the same ledger reuses the records, and
+            looks for the files with intent but no record in Plivo's media list; what it cannot
+            find there is uploaded again (media may duplicate: an unused copy expires in 6 hours).
         :raises PlivoMediaValidationError: naming every invalid file; nothing was sent.
         :raises PlivoAuthenticationError: the credentials were refused; stops at once.
         :raises PlivoMediaUploadError: naming every file that could not be uploaded after retries,
@@ -316,7 +324,10 @@ class PlivoHook(BaseHook):
         from airflow_provider_plivo.media.sources import media_files
 
         return self.uploader.upload(
-            media_files(files), already_uploaded=already_uploaded, on_chunk_uploaded=on_chunk_uploaded
+            media_files(files),
+            already_uploaded=already_uploaded,
+            on_chunk_uploaded=on_chunk_uploaded,
+            ledger=ledger,
         )
 
     def get_media(self, media_id: str) -> dict[str, Any]:

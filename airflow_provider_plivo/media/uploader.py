@@ -8,13 +8,14 @@ It talks to Plivo through a :class:`~airflow_provider_plivo.transport.client.Pli
 from __future__ import annotations
 
 import json
+import queue
 import threading
 import time
 from collections import deque
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
 
 from airflow_provider_plivo.exceptions import (
     PlivoAuthenticationError,
@@ -25,22 +26,68 @@ from airflow_provider_plivo.exceptions import (
     PlivoResponseError,
 )
 from airflow_provider_plivo.media.multipart import MediaBody
+from airflow_provider_plivo.media.reconcile import InDoubt, reconcile_uploads
 from airflow_provider_plivo.media.rules import media_content_type, validate_media_files
 from airflow_provider_plivo.progress import count_reasons, counted
+from airflow_provider_plivo.transport.clock import utc_now
 from airflow_provider_plivo.transport.core import Request, excerpt, is_transient
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from concurrent.futures import Executor, Future
+    from datetime import datetime
 
     from airflow_provider_plivo.media.sources import MediaFile
     from airflow_provider_plivo.progress import Log
     from airflow_provider_plivo.records import MediaRecord
     from airflow_provider_plivo.transport.client import PlivoClient
 
-__all__ = ["MediaUploader"]
+__all__ = ["RECORD_INTERVAL", "EarlierUploads", "MediaUploader", "UploadLedger"]
 
 T = TypeVar("T")
+
+RECORD_INTERVAL = 0.25
+"""Seconds between two writes of finished chunks' records to an :class:`UploadLedger`: records
+of every chunk answered meanwhile go in one write, so the writes follow the upload's duration,
+not its number of chunks."""
+
+
+class EarlierUploads(NamedTuple):
+    """What earlier tries of a task did with this batch's files, as an :class:`UploadLedger` kept it."""
+
+    records: dict[str, MediaRecord]
+    """Files Plivo stored, unchanged since: reused."""
+    in_doubt: list[tuple[str, datetime]]
+    """Files (unchanged since) an earlier try was about to upload, with no record that Plivo
+    stored them, and when their wave was about to go (worker's clock, UTC)."""
+
+
+class UploadLedger(Protocol):
+    """Where an upload keeps what it did, for a later try of its task (see
+    :class:`~airflow_provider_plivo._airflow.upload_ledger.TaskStateUploadLedger`).
+
+    :meth:`intend` and :meth:`record` only queue; :meth:`flush` writes what they queued, as few
+    writes as the store's value size allows. Every method is called on the thread that called
+    :meth:`MediaUploader.upload` (Airflow's task state store answers its main thread only), and
+    never while the upload waits on it except for intent: chunks go on being sent while
+    records are written.
+    """
+
+    @property
+    def writes(self) -> int:
+        """Writes made so far."""
+
+    def earlier(self) -> EarlierUploads:
+        """What earlier tries did, for the files of this batch."""
+
+    def intend(self, sources: Sequence[str], moment: datetime) -> None:
+        """Queue: ``sources`` are about to be uploaded, at ``moment`` (worker's clock, UTC)."""
+
+    def record(self, records: Sequence[MediaRecord]) -> None:
+        """Queue: Plivo stored these."""
+
+    def flush(self) -> None:
+        """Write everything queued."""
 
 
 class MediaUploader:
@@ -76,6 +123,7 @@ class MediaUploader:
         *,
         already_uploaded: Mapping[str, MediaRecord] | None = None,
         on_chunk_uploaded: Callable[[list[MediaRecord]], None] | None = None,
+        ledger: UploadLedger | None = None,
     ) -> list[MediaRecord]:
         """Validate every file, upload those not ``already_uploaded``; one record per input file,
         in input order (a file listed twice is uploaded once). See :meth:`PlivoHook.upload_media`."""
@@ -83,13 +131,22 @@ class MediaUploader:
         by_source = {file.source: file for file in reversed(media)}
         unique = list(dict.fromkeys(paths))
         validate_media_files([by_source[path] for path in unique], max_file_size=self.max_file_size)
-        reused = already_uploaded or {}
+        reused = dict(already_uploaded or {})
+        earlier = ledger.earlier() if ledger is not None else EarlierUploads({}, [])
+        reused.update(earlier.records)
         records: dict[str, MediaRecord] = {path: reused[path] for path in unique if path in reused}
         pending = [by_source[path] for path in unique if path not in records]
         if records:
             self.log.info(
                 "Reusing %d media uploaded by an earlier try; %d files left", len(records), len(pending)
             )
+        if ledger is not None and (
+            in_doubt := [(by_source[s], moment) for s, moment in earlier.in_doubt if s in by_source]
+        ):
+            found = self._reconcile([(f, m) for f, m in in_doubt if f.source not in records])
+            records.update(found)
+            ledger.record(list(found.values()))
+            pending = [file for file in pending if file.source not in found]
         chunks = [pending[i : i + self.chunk_size] for i in range(0, len(pending), self.chunk_size)]
         failures: dict[str, str] = {}
         if chunks:
@@ -117,20 +174,31 @@ class MediaUploader:
                 for n, chunk in enumerate(chunks, start=1)
             ]
             progress = _Progress(
-                self.log, records, failures, on_chunk_uploaded, chunks=len(chunks), files=len(unique)
+                self.log,
+                records,
+                failures,
+                on_chunk_uploaded,
+                chunks=len(chunks),
+                files=len(unique),
+                ledger=ledger,
             )
-            error = self._run_chunks(uploads, progress, stop, workers)
+            error = self._run_chunks(
+                uploads, chunks=chunks, progress=progress, stop=stop, workers=workers, ledger=ledger
+            )
             self.log.info(
-                "Uploaded %d of %s in %.1f s with %s%s%s",
+                "Uploaded %d of %s in %.1f s with %s%s%s%s",
                 len(records),
                 counted(len(unique), "media file"),
                 time.monotonic() - started,
                 counted(len(retries), "retry", "retries"),
                 f" ({count_reasons(retries)})" if retries else "",
+                f"; recorded in {counted(ledger.writes, 'state-store write')}" if ledger else "",
                 f"; limits at the end: {self.client.limiter.describe()}" if self.client.limiter else "",
             )
             if error is not None:
                 raise error
+        elif ledger is not None:
+            ledger.flush()  # what reconciliation found, so that no later try searches again
         if failures:
             raise PlivoMediaUploadError(
                 failures, uploaded=[records[p] for p in paths if p in records], retryable=progress.retryable
@@ -138,17 +206,53 @@ class MediaUploader:
         return [{**records[path], "file": path} for path in paths]
 
     def _run_chunks(
-        self, uploads: Sequence[Callable[[], _ChunkResult]], progress: _Progress, stop: _Stop, workers: int
+        self,
+        uploads: Sequence[Callable[[], _ChunkResult]],
+        *,
+        chunks: Sequence[Sequence[MediaFile]],
+        progress: _Progress,
+        stop: _Stop,
+        workers: int,
+        ledger: UploadLedger | None,
     ) -> Exception | None:
         """Run the chunk uploads, as many at a time as there is room; hand each finished chunk to
-        ``progress`` on this thread; return the first error that ended the upload, if any."""
+        ``progress`` on this thread; return the first error that ended the upload, if any.
+
+        The pool's threads start the next chunks themselves as places free up, so this thread
+        may spend its time on the ledger (a write to Airflow's task state store is a round trip
+        to its API server) without holding a request back: it writes intent for a wave ahead
+        before that wave may start, and the records of finished chunks every
+        :data:`RECORD_INTERVAL` seconds; what is left is written before this returns or raises.
+        """
         from concurrent.futures import ThreadPoolExecutor
 
         error: Exception | None = None
-        submitted: dict[int, Future[_ChunkResult]] = {}
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plivo-upload") as pool:
+            dispatcher = _Dispatcher(pool, uploads, self._room, cleared=0 if ledger else len(uploads))
             try:
-                for n, future in _submitted_as_room_allows(pool, uploads, self._room, submitted):
+                written = time.monotonic()
+                while len(progress.handled) < len(uploads):
+                    if (
+                        ledger is not None
+                        and dispatcher.cleared < len(uploads)
+                        and dispatcher.wants_clearance()
+                    ):
+                        # Intent for the next wave (twice the room ahead), with any records
+                        # waiting, in one write: only then may that wave start.
+                        wave = range(
+                            dispatcher.cleared, min(len(uploads), dispatcher.started + 2 * self._room())
+                        )
+                        ledger.intend([f.source for n in wave for f in chunks[n]], utc_now())
+                        ledger.flush()
+                        written = time.monotonic()
+                        dispatcher.clear(wave.stop)
+                    elif ledger is not None and time.monotonic() - written >= RECORD_INTERVAL:
+                        ledger.flush()
+                        written = time.monotonic()
+                    finished = dispatcher.next_finished(timeout=RECORD_INTERVAL)
+                    if finished is None:
+                        continue
+                    n, future = finished
                     try:
                         result = future.result()
                     except Exception as err:
@@ -162,16 +266,17 @@ class MediaUploader:
             except BaseException:
                 # Interrupted (Ctrl-C, SIGTERM, execution_timeout): no chunk starts, the requests
                 # in flight finish without retries, and every chunk that finished is handed over
-                # before the interrupt goes on, so that a later try does not repeat it.
+                # and recorded before the interrupt goes on, so that a later try does not repeat it.
                 self.client.stop()
                 stop.set("not sent: the task is stopping")
+                dispatcher.halt()
                 pool.shutdown(wait=True, cancel_futures=True)
                 self.log.warning(
                     "Stopping: %d of %d chunks had not finished",
                     len(uploads) - len(progress.handled),
                     len(uploads),
                 )
-                for n, future in submitted.items():
+                for n, future in dispatcher.submitted.items():
                     if (
                         n not in progress.handled
                         and future.done()
@@ -180,7 +285,41 @@ class MediaUploader:
                     ):
                         progress.take(n, future.result())
                 raise
+            finally:
+                if ledger is not None:
+                    ledger.flush()
         return error
+
+    def _reconcile(self, in_doubt: Sequence[tuple[MediaFile, datetime]]) -> dict[str, MediaRecord]:
+        """Records of the files of ``in_doubt`` Plivo's media list proves stored (see
+        :mod:`~airflow_provider_plivo.media.reconcile`); the others are uploaded again."""
+        if not in_doubt:
+            return {}
+        objects = self.client.run(
+            reconcile_uploads(
+                [InDoubt(f.source, f.name, f.info().size, moment) for f, moment in in_doubt], self.log
+            )
+        )
+        by_source = {f.source: f for f, _ in in_doubt}
+        found = {s: media_record(s, obj, file_name=by_source[s].name) for s, obj in objects.items()}
+        if missing := len(in_doubt) - len(found):
+            # Media is free to duplicate (an unused copy expires after 6 hours), unlike messages:
+            # a file possibly stored twice is better than a task failing or a file missing.
+            self.log.warning(
+                "An earlier try was stopped while uploading %s: Plivo's media list shows %d of them "
+                "stored, which are reused; could not prove %s were not stored; uploading them again "
+                "(media may duplicate: an unused copy expires after 6 hours)",
+                counted(len(in_doubt), "file"),
+                len(found),
+                counted(missing, "file"),
+            )
+        else:
+            self.log.info(
+                "An earlier try was stopped while uploading %s: Plivo's media list shows every one "
+                "stored; they are reused",
+                counted(len(in_doubt), "file"),
+            )
+        return found
 
     def _room(self) -> int:
         """Chunks that may be under way now: as many as the client's limiter lets requests fly."""
@@ -262,35 +401,82 @@ class MediaUploader:
         return objects
 
 
-def _submitted_as_room_allows(
-    pool: Executor, calls: Sequence[Callable[[], T]], room: Callable[[], int], submitted: dict[int, Future[T]]
-) -> Iterator[tuple[int, Future[T]]]:
-    """Run ``calls`` in ``pool``; yield (number from 1, future) as each finishes. ``submitted``
-    holds every future submitted so far, for a caller that stops early.
+class _Dispatcher(Generic[T]):
+    """Runs ``calls`` in ``pool`` as room allows, and as far as they are cleared to go; the
+    thread of a call that finishes starts the next, so no call waits for the caller's thread.
 
-    A call is submitted only while fewer than ``room()`` are unfinished: a chunk opens its files
+    A call starts only while fewer than ``room()`` are unfinished: a chunk opens its files
     before its request waits for a place, so a pool of chunks all waiting would hold ten open
-    files each, as many as the pool has threads.
+    files each, as many as the pool has threads. And only once :meth:`clear` let it: the caller
+    records the intent of a wave before any of it goes.
     """
-    from concurrent.futures import FIRST_COMPLETED, wait
 
-    queued = deque(enumerate(calls, start=1))
-    running: dict[Future[T], int] = {}
+    def __init__(
+        self, pool: Executor, calls: Sequence[Callable[[], T]], room: Callable[[], int], *, cleared: int
+    ) -> None:
+        self._pool = pool
+        self._room = room
+        # Reentrant: a future already done runs its callback at once, in the submitting thread.
+        self._lock = threading.RLock()
+        self._queued = deque(enumerate(calls, start=1))
+        self._running: set[int] = set()
+        self._finished: queue.SimpleQueue[tuple[int, Future[T]]] = queue.SimpleQueue()
+        self._halted = False
+        self.cleared = cleared
+        """How many calls (in order) may start."""
+        self.submitted: dict[int, Future[T]] = {}
+        """Every call started so far (number from 1 -> future), for a caller that stops early."""
+        self.clear(cleared)
 
-    def top_up() -> None:
-        while queued and len(running) < room():
-            n, call = queued.popleft()
-            submitted[n] = future = pool.submit(call)
-            running[future] = n
+    @property
+    def started(self) -> int:
+        return len(self.submitted)
 
-    top_up()
-    while running:
-        finished, _ = wait(running, return_when=FIRST_COMPLETED)
-        done = [(running.pop(future), future) for future in finished]
-        # The places the finished requests freed are filled before the caller records and logs
-        # them: a request waiting behind a log line costs a round trip's worth of idle place.
-        top_up()
-        yield from done
+    def wants_clearance(self) -> bool:
+        """Whether fewer than a room's worth of calls are cleared and not started."""
+        return self.cleared - self.started < self._room()
+
+    def clear(self, count: int) -> None:
+        """Let the first ``count`` calls start."""
+        with self._lock:
+            self.cleared = max(self.cleared, count)
+            self._top_up()
+
+    def halt(self) -> None:
+        """Start no more calls."""
+        with self._lock:
+            self._halted = True
+
+    def next_finished(self, timeout: float) -> tuple[int, Future[T]] | None:
+        """(number from 1, future) of the next call to finish, or None after ``timeout`` seconds."""
+        try:
+            return self._finished.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def _top_up(self) -> None:
+        while (
+            not self._halted
+            and self._queued
+            and self._queued[0][0] <= self.cleared
+            and len(self._running) < self._room()
+        ):
+            n, call = self._queued.popleft()
+            self._running.add(n)
+            self.submitted[n] = future = self._pool.submit(call)
+            future.add_done_callback(lambda done, n=n: self._done(n, done))  # type: ignore[misc]
+
+    def _done(self, n: int, future: Future[T]) -> None:
+        try:
+            with self._lock:
+                self._running.discard(n)
+                # The place is filled before the caller hears of the finished call: a request
+                # waiting behind a log line or a ledger write costs a round trip's worth of idle
+                # place.
+                self._top_up()
+        finally:
+            # Told whatever happened here (the pool refused a new call?): the caller waits for it.
+            self._finished.put((n, future))
 
 
 @dataclass(frozen=True)
@@ -314,8 +500,10 @@ class _Progress:
         *,
         chunks: int,
         files: int,
+        ledger: UploadLedger | None = None,
     ) -> None:
         self.log = log
+        self.ledger = ledger
         self.records = records
         self.failures = failures
         self.on_chunk_uploaded = on_chunk_uploaded
@@ -330,6 +518,8 @@ class _Progress:
         self.records.update(result.uploaded)
         self.failures.update(result.failures)
         self.retryable = self.retryable or result.retryable
+        if result.uploaded and self.ledger is not None:
+            self.ledger.record(list(result.uploaded.values()))
         if result.uploaded and self.on_chunk_uploaded is not None:
             self.on_chunk_uploaded(list(result.uploaded.values()))
         self.log.info(

@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator
 from airflow_provider_plivo._airflow.base import PlivoTask
 from airflow_provider_plivo._airflow.fail_fast import fail_fast
 from airflow_provider_plivo._airflow.templating import media_entries
-from airflow_provider_plivo._airflow.upload_ledger import UploadLedger
+from airflow_provider_plivo._airflow.upload_ledger import TaskStateUploadLedger
 from airflow_provider_plivo.hooks.plivo import DEFAULT_MAX_CONCURRENCY, PlivoHook
 from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MAX_MEDIA_FILE_SIZE
 from airflow_provider_plivo.media.sources import MediaFile, expand_media_entries
@@ -37,9 +37,13 @@ class PlivoMediaUploadOperator(PlivoTask, BaseOperator):
     XCom; the full records (``file``, ``media_id``, ``media_url``, ``content_type``,
     ``size``, ``upload_time``) are pushed under the XCom key ``media``.
 
-    On Airflow 3.3+ each uploaded chunk is recorded in the task state store, so a later try of
-    the same task instance uploads only what is still missing (records are kept 5 hours, an
-    hour under Plivo's expiry). Older Airflow versions upload the whole batch again.
+    On Airflow 3.3+ the upload is recorded in the task state store (which files are about to go
+    before each wave, and every uploaded chunk, in a few coalesced writes that never hold a
+    request back), so a later try of the same task instance uploads only what is still missing
+    (records are kept 5 hours, an hour under Plivo's expiry). After a try killed mid-upload,
+    the files it was sending are looked up in Plivo's media list and reused where found; those
+    it cannot prove stored are uploaded again (a duplicate costs nothing and expires). Older
+    Airflow versions upload the whole batch again.
     Plivo deletes media no message used after 6 hours: send within that window.
 
     :param files: (templated) a list of files, or one. Each may be a local path, a glob pattern
@@ -112,10 +116,7 @@ class PlivoMediaUploadOperator(PlivoTask, BaseOperator):
                 )
                 records = self.hook.upload_media(files)
             else:
-                ledger = UploadLedger(store, files)
-                records = self.hook.upload_media(
-                    files, already_uploaded=ledger.reusable(), on_chunk_uploaded=ledger.add
-                )
+                records = self.hook.upload_media(files, ledger=TaskStateUploadLedger(store, files))
         self._uploaded = (files, records)
         if self.do_xcom_push:
             context["ti"].xcom_push(key="media", value=records)
