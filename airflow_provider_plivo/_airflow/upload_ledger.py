@@ -1,8 +1,9 @@
 """Resuming an upload across Airflow tries, through the task state store (Airflow 3.3+).
 
 What an upload does is written in numbered parts (``plivo_media_chunk_1``, ``_2``...), each a
-batch of entries: the *intent* of a wave (the files about to go, and when) and the media
-records of finished chunks, each file with its fingerprint. The uploader queues entries and
+batch of entries: the *intent* of a wave (the files about to go, and when), the media
+records of finished chunks, each file with its fingerprint, and the files whose intent is
+withdrawn (the upload stopped before sending them). The uploader queues entries and
 writes them every quarter second or so, all that is queued in as few parts as Airflow's value
 size allows, so the writes follow the upload's duration and its bytes of records, not its
 number of chunks. A later try of the same task instance reads the parts back (until one is
@@ -66,6 +67,9 @@ class TaskStateUploadLedger:
                 if "record" in entry:
                     if self._unchanged(entry["record"]["file"], entry["fingerprint"]):
                         records[entry["record"]["file"]] = entry["record"]
+                elif "withdrawn" in entry:
+                    for source in entry["withdrawn"]:
+                        intents.pop(source, None)
                 else:
                     moment = datetime.fromisoformat(entry["intent"])
                     for source, fingerprint in entry["files"]:
@@ -80,6 +84,10 @@ class TaskStateUploadLedger:
 
     def record(self, records: Sequence[MediaRecord]) -> None:
         self._queued.extend({"fingerprint": self._fingerprint(r["file"]), "record": dict(r)} for r in records)
+
+    def withdraw(self, sources: Sequence[str]) -> None:
+        if sources:
+            self._queued.append({"withdrawn": list(sources)})
 
     def flush(self) -> None:
         """Write what is queued: one part, or as many as :data:`PART_BUDGET` needs."""
@@ -110,21 +118,22 @@ class TaskStateUploadLedger:
 
     @staticmethod
     def _split(entries: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        """``entries`` with every intent cut into pieces of at most :data:`PART_BUDGET`."""
+        """``entries`` with every intent and withdrawal cut into pieces of at most :data:`PART_BUDGET`."""
         pieces: list[dict[str, Any]] = []
         for entry in entries:
-            if "intent" not in entry:
+            field = "files" if "intent" in entry else "withdrawn" if "withdrawn" in entry else None
+            if field is None:
                 pieces.append(entry)
                 continue
-            piece: dict[str, Any] = {**entry, "files": []}
+            piece: dict[str, Any] = {**entry, field: []}
             size = len(json.dumps(piece))
-            for file in entry["files"]:
-                length = len(json.dumps(file)) + 2
-                if piece["files"] and size + length > PART_BUDGET:
+            for item in entry[field]:
+                length = len(json.dumps(item)) + 2
+                if piece[field] and size + length > PART_BUDGET:
                     pieces.append(piece)
-                    piece = {**entry, "files": []}
+                    piece = {**entry, field: []}
                     size = len(json.dumps(piece))
-                piece["files"].append(file)
+                piece[field].append(item)
                 size += length
             pieces.append(piece)
         return pieces

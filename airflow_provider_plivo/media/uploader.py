@@ -86,6 +86,9 @@ class UploadLedger(Protocol):
     def record(self, records: Sequence[MediaRecord]) -> None:
         """Queue: Plivo stored these."""
 
+    def withdraw(self, sources: Sequence[str]) -> None:
+        """Queue: ``sources`` were intended but surely never sent (the upload stopped first)."""
+
     def flush(self) -> None:
         """Write everything queued."""
 
@@ -287,6 +290,9 @@ class MediaUploader:
                 raise
             finally:
                 if ledger is not None:
+                    # Chunks cleared to go that never started: no later try need search for them.
+                    unsent = range(dispatcher.started, dispatcher.cleared)
+                    ledger.withdraw([f.source for n in unsent for f in chunks[n]])
                     ledger.flush()
         return error
 

@@ -14,6 +14,7 @@ import pytest
 
 from airflow_provider_plivo.exceptions import PlivoInterruptedError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
+from tests.support.stores import MemoryStore
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -118,6 +119,36 @@ def test_an_interrupted_upload_hands_over_every_finished_chunk_and_the_retry_rep
     assert len(sandbox.media) == 40
     assert [r["file"] for r in records] == files
     assert len({r["media_id"] for r in records}) == 40
+
+
+def test_an_interrupted_upload_with_a_ledger_writes_every_answered_chunk_before_it_ends(
+    plivo_sandbox_factory, make_media
+):
+    from airflow_provider_plivo._airflow.upload_ledger import TaskStateUploadLedger
+    from airflow_provider_plivo.media.sources import media_files
+
+    sandbox = plivo_sandbox_factory(latency_ms=300)
+    files = make_media(40)  # 4 chunks of 10
+    store = MemoryStore()
+
+    when_requests_arrive(sandbox, "/Media", 2)
+    with pytest.raises(KeyboardInterrupt):
+        PlivoHook(max_concurrency=1).upload_media(
+            files, ledger=TaskStateUploadLedger(store, media_files(files))
+        )
+    time.sleep(0.5)
+    assert len(posts(sandbox, "/Media")) == 2
+
+    records = PlivoHook(max_concurrency=1).upload_media(
+        files, ledger=TaskStateUploadLedger(store, media_files(files))
+    )
+
+    # Both chunks that were answered are recorded: the retry sends only the other two, and
+    # searches Plivo's list for nothing.
+    assert len(posts(sandbox, "/Media")) == 4
+    assert sandbox.count_requests("GET", "/Media/") == 0
+    assert len(sandbox.media) == 40
+    assert [r["file"] for r in records] == files
 
 
 def test_on_kill_stops_a_send_from_another_thread(plivo_sandbox_factory):

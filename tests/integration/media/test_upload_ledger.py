@@ -3,8 +3,6 @@ off the critical path and few, and a try killed mid-upload is reconciled with Pl
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -13,35 +11,27 @@ from airflow_provider_plivo._airflow.upload_ledger import TaskStateUploadLedger
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.media.sources import media_files
 from airflow_provider_plivo.transport.clock import RECONCILE_MARGIN
+from tests.support.stores import MemoryStore
 
 if TYPE_CHECKING:
     from airflow_provider_plivo.sandbox import PlivoSandbox
 
 
-class SlowStore:
-    """The task state store's surface, in memory, as slow as a write through Airflow's API server
-    (``write_seconds`` each), and as strict: only the main thread may call it. Counts the uploads
-    the sandbox received while each write was under way."""
+class SlowStore(MemoryStore):
+    """The task state store in memory, as slow as a write through Airflow's API server
+    (``write_seconds`` each); counts the uploads the sandbox received while writes were under way."""
 
     def __init__(self, sandbox: PlivoSandbox | None = None, *, write_seconds: float = 0.0) -> None:
-        self.values: dict[str, Any] = {}
+        super().__init__()
         self.sandbox = sandbox
         self.write_seconds = write_seconds
-        self.writes = 0
         self.uploads_during_writes = 0
 
-    def get(self, key: str, default: Any = None) -> Any:
-        assert threading.current_thread() is threading.main_thread()
-        return self.values.get(key, default)
-
     def set(self, key: str, value: Any, *, retention: timedelta) -> None:
-        assert threading.current_thread() is threading.main_thread()
-        assert len(json.dumps(value)) <= 65_535, "Airflow's max_value_storage_bytes"
         before = self._uploads()
         time.sleep(self.write_seconds)
         self.uploads_during_writes += self._uploads() - before
-        self.values[key] = json.loads(json.dumps(value))
-        self.writes += 1
+        super().set(key, value, retention=retention)
 
     def _uploads(self) -> int:
         return self.sandbox.count_requests("POST", "/Media/") if self.sandbox else 0
