@@ -149,3 +149,22 @@ def test_a_file_changed_since_its_intent_is_uploaded_without_searching(plivo_san
 
     assert plivo_sandbox.count_requests("GET", "/Media/") == 0
     assert len(plivo_sandbox.media) == 1
+
+
+def test_records_an_earlier_version_wrote_are_reused(plivo_sandbox, make_media):
+    files = make_media(3)
+    first = PlivoHook().upload_media(files[:2])
+    store = SlowStore()
+    # Before intents: one list of records per chunk, and a counter.
+    fingerprints = [f.info().fingerprint for f in media_files(files[:2])]
+    store.values = {
+        "plivo_media_chunks": 1,
+        "plivo_media_chunk_1": [
+            {"fingerprint": fp, "record": dict(r)} for fp, r in zip(fingerprints, first, strict=True)
+        ],
+    }
+
+    records = upload(files, store)
+
+    assert [r["media_id"] for r in records[:2]] == [r["media_id"] for r in first]
+    assert len(plivo_sandbox.media) == 3
