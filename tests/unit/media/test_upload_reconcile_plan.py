@@ -15,9 +15,6 @@ from tests.support.plans import Lines, run_with
 if TYPE_CHECKING:
     from airflow_provider_plivo.transport.core import Request
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
-"""Plivo's time in the answers, as the worker's clock reads it (no offset between the two)."""
-
 
 def media(count: int, *, newest: datetime, step: timedelta = timedelta(seconds=1)) -> list[dict[str, Any]]:
     """``count`` objects, oldest first, the last uploaded at ``newest``: ``f{n}.jpg`` of ``n`` bytes."""
@@ -44,7 +41,8 @@ class MediaList:
         assert (request.method, request.path) == ("GET", "Media/")
         self.requests.append(request)
         if request.on_headers:
-            request.on_headers({"Date": format_datetime(NOW, usegmt=True)})
+            # Plivo's clock is the worker's here: no offset between the two.
+            request.on_headers({"Date": format_datetime(datetime.now(timezone.utc), usegmt=True)})
         params = request.params or {}
         offset, limit = int(params["offset"]), int(params["limit"])
         assert 1 <= limit <= 20
@@ -63,10 +61,11 @@ def in_doubt(*numbers: int, intended: datetime) -> list[InDoubt]:
 @pytest.mark.parametrize("total_count", [True, False])
 @pytest.mark.parametrize("order", ["newest first", "oldest first"])
 def test_the_window_after_the_intent_is_found_in_either_order_reading_few_pages(order, total_count):
+    now = datetime.now(timezone.utc)
     # 4,000 objects a second apart; the last 30 are after the intent.
-    objects = media(4000, newest=NOW)
+    objects = media(4000, newest=now)
     listing = MediaList(objects if order == "oldest first" else objects[::-1], total_count=total_count)
-    intended = NOW - timedelta(seconds=29)
+    intended = now - timedelta(seconds=29)
     doubt = in_doubt(3990, 3995, 3999, intended=intended)
 
     found = run_with(reconcile_uploads(doubt, Lines()), listing)
@@ -79,19 +78,21 @@ def test_the_window_after_the_intent_is_found_in_either_order_reading_few_pages(
 
 
 def test_a_file_uploaded_before_the_intent_is_not_taken_for_it():
-    objects = media(100, newest=NOW)[::-1]
+    now = datetime.now(timezone.utc)
+    objects = media(100, newest=now)[::-1]
     listing = MediaList(objects)
-    doubt = in_doubt(50, intended=NOW - timedelta(seconds=10))  # f50 went 49 s before now
+    doubt = in_doubt(50, intended=now - timedelta(seconds=10))  # f50 went 49 s before now
 
     assert run_with(reconcile_uploads(doubt, Lines()), listing) == {}
 
 
 def test_two_objects_alike_prove_nothing_and_a_file_of_another_size_is_not_it():
-    objects = media(10, newest=NOW)[::-1]
+    now = datetime.now(timezone.utc)
+    objects = media(10, newest=now)[::-1]
     objects.append({**objects[0], "media_id": "copy"})
     objects.append({**objects[1], "size": 999, "media_id": "other-size"})
     listing = MediaList(sorted(objects, key=lambda o: o["upload_time"], reverse=True))
-    doubt = in_doubt(9, 8, 7, intended=NOW - timedelta(seconds=5))
+    doubt = in_doubt(9, 8, 7, intended=now - timedelta(seconds=5))
     doubt[1] = doubt[1]._replace(size=999)
 
     found = run_with(reconcile_uploads(doubt, Lines()), listing)
@@ -102,11 +103,12 @@ def test_two_objects_alike_prove_nothing_and_a_file_of_another_size_is_not_it():
 
 
 def test_the_search_is_bounded_and_logs_its_progress():
-    objects = media(RECONCILE_MAX_PAGES * 20 + 100, newest=NOW, step=timedelta(milliseconds=1))[::-1]
+    now = datetime.now(timezone.utc)
+    objects = media(RECONCILE_MAX_PAGES * 20 + 100, newest=now, step=timedelta(milliseconds=1))[::-1]
     listing = MediaList(objects)
     log = Lines()
 
-    found = run_with(reconcile_uploads(in_doubt(0, intended=NOW - timedelta(hours=1)), log), listing)
+    found = run_with(reconcile_uploads(in_doubt(0, intended=now - timedelta(hours=1)), log), listing)
 
     assert found == {}
     assert len(listing.requests) == RECONCILE_MAX_PAGES + 1  # the clock, then the pages
