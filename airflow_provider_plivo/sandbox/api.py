@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MEDIA_PAGE_SIZE, MESSAGE_PAGE_SIZE
 from airflow_provider_plivo.sandbox import faults, wire_records
@@ -109,11 +109,16 @@ class ApiRequest:
     query: Mapping[str, list[str]]
     headers: Mapping[str, str]
     """Header names in lower case."""
-    body: bytes = b""
+    body: bytes | IO[bytes] = b""
+    """The body, whole or as a file at its start (the transport's, which may be on disk)."""
     match: re.Match[str] | None = None
     file_names: list[str] = field(default_factory=list)
     json: Any = None
     fault: str | None = None
+
+    def content(self) -> bytes:
+        """The whole body in memory: for the small JSON bodies, not for uploads."""
+        return self.body if isinstance(self.body, bytes) else self.body.read()
 
     @property
     def params(self) -> re.Match[str]:
@@ -225,7 +230,7 @@ class SandboxAPI:
         path: str,
         query: Mapping[str, list[str]],
         headers: Mapping[str, str],
-        body: bytes = b"",
+        body: bytes | IO[bytes] = b"",
     ) -> Response:
         """Answer one request, after the configured latency, and record it in :attr:`requests`."""
         request = ApiRequest(method, path, query, _lower(headers), body)
@@ -325,7 +330,14 @@ class SandboxAPI:
 
     def _upload_media(self, request: ApiRequest) -> Response:
         try:
-            parts = parse_form_data(request.headers.get("content-type", ""), request.body)
+            # Only what can be stored is kept: a part over the size limit, or beyond the most files
+            # a request may carry, is refused, so its bytes are only counted.
+            parts = parse_form_data(
+                request.headers.get("content-type", ""),
+                request.body,
+                keep_bytes=self.max_file_size,
+                keep_parts=MAX_FILES_PER_UPLOAD,
+            )
         except MultipartError as err:
             raise SandboxHTTPError(400, str(err)) from None
         request.file_names.extend(part.file_name for part in parts)
@@ -343,10 +355,9 @@ class SandboxAPI:
                 raise SandboxHTTPError(
                     400, f"unexpected form field {part.name!r}: parts must be named 'file'"
                 )
-            if len(part.data) > self.max_file_size:
+            if part.size > self.max_file_size:
                 raise SandboxHTTPError(
-                    400,
-                    f"{part.file_name}: {len(part.data)} bytes exceeds the {self.max_file_size} byte limit",
+                    400, f"{part.file_name}: {part.size} bytes exceeds the {self.max_file_size} byte limit"
                 )
         types = self.realism.upload_types
         if types is not None and (refused := [p for p in parts if p.content_type.lower() not in types]):
@@ -384,9 +395,15 @@ class SandboxAPI:
 
     def _send_message(self, request: ApiRequest) -> Response:
         try:
-            request.json = json.loads(request.body or b"null")
-        except ValueError:
+            request.json = json.loads(request.content() or b"null")
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
             raise SandboxHTTPError(400, "the body must be JSON") from None
+        try:
+            json.dumps(request.json, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a "\ud800" escape parses to half a character: no text holds it
+            raise SandboxHTTPError(
+                400, "the body's strings must be text: it escapes a lone surrogate"
+            ) from None
         if not isinstance(request.json, dict):
             raise SandboxHTTPError(400, "the body must be a JSON object")
         fault = request.fault = self.fault_plans["message"].next_request()
