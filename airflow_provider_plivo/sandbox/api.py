@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_plivo.limits import MAX_FILES_PER_UPLOAD, MEDIA_PAGE_SIZE, MESSAGE_PAGE_SIZE
 from airflow_provider_plivo.sandbox import faults, wire_records
@@ -43,6 +43,7 @@ from airflow_provider_plivo.sandbox.delivery import (
     error_message,
     fate_of,
     progress,
+    shown_states,
 )
 from airflow_provider_plivo.sandbox.message_requests import read_send
 from airflow_provider_plivo.sandbox.multipart import MultipartError, parse_form_data
@@ -54,7 +55,7 @@ from airflow_provider_plivo.sandbox.responses import (
     json_response,
     new_api_id,
 )
-from airflow_provider_plivo.sandbox.store import MessageQuery, StoredMessage
+from airflow_provider_plivo.sandbox.store import MessageQuery, StateFilter, StoredMessage
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -109,11 +110,16 @@ class ApiRequest:
     query: Mapping[str, list[str]]
     headers: Mapping[str, str]
     """Header names in lower case."""
-    body: bytes = b""
+    body: bytes | IO[bytes] = b""
+    """The body, whole or as a file at its start (the transport's, which may be on disk)."""
     match: re.Match[str] | None = None
     file_names: list[str] = field(default_factory=list)
     json: Any = None
     fault: str | None = None
+
+    def content(self) -> bytes:
+        """The whole body in memory: for the small JSON bodies, not for uploads."""
+        return self.body if isinstance(self.body, bytes) else self.body.read()
 
     @property
     def params(self) -> re.Match[str]:
@@ -225,7 +231,7 @@ class SandboxAPI:
         path: str,
         query: Mapping[str, list[str]],
         headers: Mapping[str, str],
-        body: bytes = b"",
+        body: bytes | IO[bytes] = b"",
     ) -> Response:
         """Answer one request, after the configured latency, and record it in :attr:`requests`."""
         request = ApiRequest(method, path, query, _lower(headers), body)
@@ -325,7 +331,14 @@ class SandboxAPI:
 
     def _upload_media(self, request: ApiRequest) -> Response:
         try:
-            parts = parse_form_data(request.headers.get("content-type", ""), request.body)
+            # Only what can be stored is kept: a part over the size limit, or beyond the most files
+            # a request may carry, is refused, so its bytes are only counted.
+            parts = parse_form_data(
+                request.headers.get("content-type", ""),
+                request.body,
+                keep_bytes=self.max_file_size,
+                keep_parts=MAX_FILES_PER_UPLOAD,
+            )
         except MultipartError as err:
             raise SandboxHTTPError(400, str(err)) from None
         request.file_names.extend(part.file_name for part in parts)
@@ -343,10 +356,9 @@ class SandboxAPI:
                 raise SandboxHTTPError(
                     400, f"unexpected form field {part.name!r}: parts must be named 'file'"
                 )
-            if len(part.data) > self.max_file_size:
+            if part.size > self.max_file_size:
                 raise SandboxHTTPError(
-                    400,
-                    f"{part.file_name}: {len(part.data)} bytes exceeds the {self.max_file_size} byte limit",
+                    400, f"{part.file_name}: {part.size} bytes exceeds the {self.max_file_size} byte limit"
                 )
         types = self.realism.upload_types
         if types is not None and (refused := [p for p in parts if p.content_type.lower() not in types]):
@@ -364,7 +376,7 @@ class SandboxAPI:
         return faults.after_acting(fault, json_response(200, {"api_id": new_api_id(), "objects": objects}))
 
     def _get_media(self, request: ApiRequest) -> Response:
-        media = self.store.live_media().get(request.params["media_id"])
+        media = self.store.live_media([request.params["media_id"]]).get(request.params["media_id"])
         if media is None:
             raise SandboxHTTPError(404, "media not found")
         described = self._describe(media)
@@ -377,23 +389,28 @@ class SandboxAPI:
         return json_response(200, {"api_id": new_api_id(), **described})
 
     def _list_media(self, request: ApiRequest) -> Response:
-        newest_first = sorted(self.store.live_media().values(), key=lambda m: m.upload_time, reverse=True)
-        return self._page(request, newest_first, self._describe, MEDIA_PAGE_SIZE)
+        return self._page(request, self.store.media_page, self._describe, MEDIA_PAGE_SIZE)
 
     # -- messages -----------------------------------------------------------------------------
 
     def _send_message(self, request: ApiRequest) -> Response:
         try:
-            request.json = json.loads(request.body or b"null")
-        except ValueError:
+            request.json = json.loads(request.content() or b"null")
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
             raise SandboxHTTPError(400, "the body must be JSON") from None
+        try:
+            json.dumps(request.json, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a "\ud800" escape parses to half a character: no text holds it
+            raise SandboxHTTPError(
+                400, "the body's strings must be text: it escapes a lone surrogate"
+            ) from None
         if not isinstance(request.json, dict):
             raise SandboxHTTPError(400, "the body must be a JSON object")
         fault = request.fault = self.fault_plans["message"].next_request()
         if (answer := faults.answer_instead(fault)) is not None:
             return answer
         send = read_send(request.json)
-        live = self.store.live_media()
+        live = self.store.live_media([*send.media_ids, *self._named_media(send)])
         if missing := [media_id for media_id in send.media_ids if media_id not in live]:
             raise SandboxHTTPError(400, f"media not found or expired: {', '.join(missing)}")
         units = wire_records.message_units(send.text, send.message_type)
@@ -447,12 +464,13 @@ class SandboxAPI:
     def _message_size(self, send: Send, live: Mapping[str, StoredMedia]) -> int:
         """Bytes of text and attachments: media IDs at their stored size, ``media_urls`` at the
         size of the sandbox media they name (0 elsewhere: the sandbox fetches nothing)."""
-        own = f"{self._base_url()}/Account/{self.auth_id}/Media/"
-        named = [
-            *send.media_ids,
-            *(u.removeprefix(own).rstrip("/") for u in send.media_urls if u.startswith(own)),
-        ]
+        named = [*send.media_ids, *self._named_media(send)]
         return len(send.text.encode()) + sum(len(live[m].data) for m in named if m in live)
+
+    def _named_media(self, send: Send) -> list[str]:
+        """The media IDs of the sandbox's own media that ``send``'s ``media_urls`` name."""
+        own = f"{self._base_url()}/Account/{self.auth_id}/Media/"
+        return [u.removeprefix(own).rstrip("/") for u in send.media_urls if u.startswith(own)]
 
     def _get_message(self, request: ApiRequest) -> Response:
         if (answer := self._status_fault(request)) is not None:
@@ -464,23 +482,45 @@ class SandboxAPI:
         if (answer := self._status_fault(request)) is not None:
             return answer
         query = request.query
-        listed = self.store.newest_first(
-            MessageQuery(
-                bounds=[
-                    (_TIME_FILTERS[name], _filter_time(name, values[0]))
-                    for name, values in query.items()
-                    if name in _TIME_FILTERS
-                ],
-                message_type=query["message_type"][0] if "message_type" in query else None,
-                message_direction=query["message_direction"][0] if "message_direction" in query else None,
-            )
+        listing = MessageQuery(
+            bounds=[
+                (_TIME_FILTERS[name], _filter_time(name, values[0]))
+                for name, values in query.items()
+                if name in _TIME_FILTERS
+            ],
+            message_type=query["message_type"][0] if "message_type" in query else None,
+            message_direction=query["message_direction"][0] if "message_direction" in query else None,
         )
-        recorded = self.realism.recorded_shapes
-        if states := {name: query[name][0] for name in _STATE_FILTERS if name in query}:
-            records = (self._message_record(message) for message in listed)
-            matching = [r for r in records if all(str(r[name]) == value for name, value in states.items())]
-            return self._page(request, matching, dict, MESSAGE_PAGE_SIZE, total_count=not recorded)
-        return self._page(request, listed, self._message_record, MESSAGE_PAGE_SIZE, total_count=not recorded)
+        counted = not self.realism.recorded_shapes
+        state = None
+        if wanted := {name: query[name][0] for name in _STATE_FILTERS if name in query}:
+            now = self.store.now()
+
+            def shows(state: str, error_code: str | None) -> bool:
+                return all(
+                    str(value) == wanted[name]
+                    for name, value in _state_fields(state, error_code)
+                    if name in wanted
+                )
+
+            def matches(message: StoredMessage) -> bool:
+                fate = Fate(message.final_state, message.error_code)
+                stands = progress(fate, message.queued_at, message.dequeued_at, now, self._delivery)
+                return shows(stands.state, stands.error_code)
+
+            state = StateFilter(
+                fates=lambda final, code: any(shows(*shown) for shown in shown_states(Fate(final, code))),
+                final=shows,
+                # progress() puts a message in its final state half of delivery_seconds after it
+                # leaves the queue (a failure at once): by then every message has its fate.
+                settled_by=now - self._delivery / 2,
+                matches=matches,
+            )
+
+        def fetch(offset: int, limit: int) -> tuple[list[StoredMessage], int]:
+            return self.store.message_page(listing, offset, limit, state=state, count=counted)
+
+        return self._page(request, fetch, self._message_record, MESSAGE_PAGE_SIZE, total_count=counted)
 
     def _status_fault(self, request: ApiRequest) -> Response | None:
         """The answer a scripted fault gives a status read instead of its own, if any."""
@@ -501,7 +541,9 @@ class SandboxAPI:
             for media_id in message.media_ids
             if media_id in stored
         ]
-        return self._page(request, objects, dict, MEDIA_PAGE_SIZE)
+        return self._page(
+            request, lambda at, limit: (objects[at : at + limit], len(objects)), dict, MEDIA_PAGE_SIZE
+        )
 
     def _message(self, request: ApiRequest) -> StoredMessage:
         message = self.store.message(request.params["message_uuid"])
@@ -539,24 +581,26 @@ class SandboxAPI:
     def _page(
         self,
         request: ApiRequest,
-        objects: Sequence[Any],
+        fetch: Callable[[int, int], tuple[Sequence[Any], int]],
         render: Callable[[Any], dict[str, Any]],
         page_size: int,
         *,
         total_count: bool = True,
     ) -> Response:
-        """Answer the page of ``objects`` that ``limit`` and ``offset`` ask for; only that page's
-        objects are turned into records by ``render``, so a long list costs one page's work.
-        ``total_count=False``: ``meta`` without the count, as many recorded message lists have."""
+        """Answer the page that ``limit`` and ``offset`` ask for: ``fetch(offset, limit)`` gives its
+        objects and the list's length (indexed, so a long list costs one page's work), and only
+        those objects are turned into records by ``render``. ``total_count=False``: ``meta``
+        without the count, as many recorded message lists have."""
         limit = _int_param(request.query, "limit", page_size)
         offset = _int_param(request.query, "offset", 0)
         if not 1 <= limit <= page_size or offset < 0:
             raise SandboxHTTPError(400, f"limit must be 1 to {page_size} and offset at least 0")
+        objects, total = fetch(offset, limit)
         listed = wire_records.page(
             request.path,
             request.query,
-            [render(obj) for obj in objects[offset : offset + limit]],
-            total=len(objects),
+            [render(obj) for obj in objects],
+            total=total,
             limit=limit,
             offset=offset,
             total_count=total_count,
@@ -567,7 +611,7 @@ class SandboxAPI:
         return json_response(200, self.stats())
 
     def _media_file(self, request: ApiRequest) -> Response:
-        media = self.store.live_media().get(request.params["media_id"])
+        media = self.store.live_media([request.params["media_id"]]).get(request.params["media_id"])
         if media is None or request.params["auth_id"] != self.auth_id:
             raise SandboxHTTPError(404, "media not found")
         return Response(200, media.data, media.content_type)
@@ -589,6 +633,11 @@ class SandboxAPI:
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:
     """Header names are case-insensitive: the routes read them in lower case."""
     return {name.lower(): value for name, value in headers.items()}
+
+
+def _state_fields(state: str, error_code: str | None) -> tuple[tuple[str, str | None], ...]:
+    """A message's fields that the state filters test, as its record names them."""
+    return ("message_state", state), ("error_code", error_code)
 
 
 def _int_param(query: Mapping[str, list[str]], name: str, default: int) -> int:

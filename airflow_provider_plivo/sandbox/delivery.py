@@ -41,6 +41,7 @@ __all__ = [
     "error_message",
     "fate_of",
     "progress",
+    "shown_states",
 ]
 
 
@@ -120,6 +121,16 @@ def progress(
     if now < final_at or fate.final_state == "sent":
         return Progress("sent", None, dequeued_at, dequeued_at)
     return Progress(fate.final_state, fate.error_code, dequeued_at, final_at)
+
+
+def shown_states(fate: Fate) -> tuple[tuple[str, str | None], ...]:
+    """Every (state, error code) :func:`progress` gives a message of ``fate`` at some moment: what
+    a state filter may find among such messages (the list's index skips the others)."""
+    if fate.final_state in FAILURE_STATES:
+        return ("queued", None), (fate.final_state, fate.error_code)
+    if fate.final_state == "sent":
+        return ("queued", None), ("sent", None)
+    return ("queued", None), ("sent", None), (fate.final_state, fate.error_code)
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,9 @@ hangs).
 It is never kinder than Plivo: +1 numbers get no delivery report and stay ``sent``; duplicate
 destinations are sent once, malformed ones come back in ``invalid_number``, more than 1,000
 are refused; unused media expires after 6 hours; wrong-typed fields, malformed bodies and bad
-``Content-Length`` headers get a 400, and a client that stops sending is cut off after
-``read_timeout`` seconds.
+``Content-Length`` headers get a 400, a client that stops sending is cut off after
+``read_timeout`` seconds, and one that sends too slowly once its request has taken
+``request_deadline`` seconds (30 by default).
 
 And by default it is as unkind as production Plivo (:mod:`~airflow_provider_plivo.sandbox.realism`
 says where Plivo's documents disagree and which reading it takes):
@@ -133,6 +134,8 @@ class PlivoSandbox:
         Plivo does beyond 100; None (the default) for no limit.
     :param read_timeout: seconds a connection may stay silent while the sandbox waits for a
         request or the rest of its body; then it is cut off (408 mid-body).
+    :param request_deadline: seconds a whole request (its line, headers and body) may take to
+        arrive, however steadily it trickles in; then it is cut off (408 mid-body).
     :param message_list_rate_limit: ``(requests, seconds)`` for ``GET Message/`` (the list) on its
         own: 429 beyond it, as Plivo answers beyond 20 per minute (the default); None for no limit.
     :param mps: the account's outbound messages per second, per type (``{"sms": 5.0, "mms": 0.25}``,
@@ -171,6 +174,7 @@ class PlivoSandbox:
         rate_limit: tuple[int, float] | None = None,
         max_in_flight: int | None = None,
         read_timeout: float = 10.0,
+        request_deadline: float = 30.0,
         message_list_rate_limit: tuple[int, float] | Literal[Unset.UNSET] | None = UNSET,
         mps: float | Mapping[str, float] | Literal[Unset.UNSET] | None = UNSET,
         time_scale: float = 1.0,
@@ -189,6 +193,7 @@ class PlivoSandbox:
         self.hang_seconds = hang_seconds
         self.delivery_seconds = delivery_seconds
         self.read_timeout = read_timeout
+        self.request_deadline = request_deadline
         self._stopping = threading.Event()
         self._store = SandboxStore(clock_offset=clock_offset)
         types = resolve(upload_types, plivo=UPLOAD_TYPES, kinder_value=None, kinder=kinder)
@@ -234,6 +239,7 @@ class PlivoSandbox:
             host=host,
             port=port,
             read_timeout=read_timeout,
+            request_deadline=request_deadline,
             hang_seconds=hang_seconds,
             wait=self.wait,
             clock=self.now,

@@ -1,6 +1,6 @@
 """The sandbox's transport: HTTP/1.1 on a socket, in front of :class:`~.api.SandboxAPI`.
 
-It reads each request's body within limits (:mod:`~airflow_provider_plivo.sandbox.bodies`),
+It reads each request within limits and a deadline (:mod:`~airflow_provider_plivo.sandbox.bodies`),
 hands the request to the API layer and writes the answer, its ``Date`` header read from the
 sandbox clock, or does what only a socket can: reset the connection (``reset``, ``lost``) or hold
 it silent first (``hang``).
@@ -8,6 +8,7 @@ it silent first (``hang``).
 
 from __future__ import annotations
 
+import io
 import socket
 import struct
 import sys
@@ -17,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_plivo.sandbox.bodies import read_body
+from airflow_provider_plivo.sandbox.bodies import DeadlineReader, read_body
 from airflow_provider_plivo.sandbox.responses import SandboxHTTPError
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ class HTTPTransport:
     Serves ``api`` over HTTP on ``(host, port)``; the port is bound on construction.
 
     :param read_timeout: seconds a connection may stay silent mid-request before it is cut off.
+    :param request_deadline: seconds a whole request (line, headers, body) may take to arrive.
     :param hang_seconds: how long a ``hang`` answer keeps the client waiting.
     :param wait: sleeps up to the given seconds, waking early when the sandbox stops.
     :param clock: the sandbox clock, which every answer's ``Date`` header reads (not the host's).
@@ -51,11 +53,20 @@ class HTTPTransport:
         host: str,
         port: int,
         read_timeout: float,
+        request_deadline: float,
         hang_seconds: float,
         wait: Callable[[float], object],
         clock: Callable[[], datetime],
     ) -> None:
-        self._server = _Server((host, port), _handler_for(api, read_timeout, hang_seconds, wait, clock))
+        handler = _handler_for(
+            api,
+            read_timeout=read_timeout,
+            request_deadline=request_deadline,
+            hang_seconds=hang_seconds,
+            wait=wait,
+            clock=clock,
+        )
+        self._server = _Server((host, port), handler)
         self._thread: threading.Thread | None = None
         self._serving = False
 
@@ -101,7 +112,9 @@ class _Server(ThreadingHTTPServer):
 
 def _handler_for(
     api: SandboxAPI,
+    *,
     read_timeout: float,
+    request_deadline: float,
     hang_seconds: float,
     wait: Callable[[float], object],
     clock: Callable[[], datetime],
@@ -113,6 +126,19 @@ def _handler_for(
         # the client's delayed ACK (40 ms on Linux), a stall Plivo's servers do not add.
         disable_nagle_algorithm = True
         timeout = read_timeout
+
+        def setup(self) -> None:
+            super().setup()
+            self._reader = DeadlineReader(
+                self.connection, read_timeout=read_timeout, deadline=request_deadline
+            )
+            self.rfile = io.BufferedReader(self._reader)
+
+        def handle_one_request(self) -> None:
+            # A request cut off by its deadline mid-headers ends here unanswered (http.server
+            # closes the connection on a timeout), as a server does with a slowloris client.
+            self._reader.reset()
+            super().handle_one_request()
 
         def _handle(self) -> None:
             target = urlsplit(self.path)
@@ -141,7 +167,10 @@ def _handler_for(
                 body = read_body(self.headers, self.rfile)
             except SandboxHTTPError as err:
                 return api.refuse(self.command, path, headers, err)
-            return api.handle(self.command, path, parse_qs(query), headers, body)
+            finally:
+                self._reader.reset()  # the answer is written with the plain read timeout
+            with body:
+                return api.handle(self.command, path, parse_qs(query), headers, body)
 
         def _reset(self) -> None:
             """Close with a TCP reset, as a dropped connection looks to the client."""
