@@ -29,7 +29,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import IO, TYPE_CHECKING, Any
 
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
     from airflow_provider_plivo.sandbox.account_limits import AccountLimits
-    from airflow_provider_plivo.sandbox.faults import FaultPlan
+    from airflow_provider_plivo.sandbox.faults import FaultPlan, ScriptedFault
     from airflow_provider_plivo.sandbox.message_requests import Send
     from airflow_provider_plivo.sandbox.store import SandboxStore, StoredMedia
 
@@ -187,6 +187,8 @@ class SandboxAPI:
         """``GET Media/{media_id}`` answers given: every second one says ``url`` (recorded shapes)."""
         self._api_busy: tuple[float, float] | None = None
         """When the first API request arrived and when the last API answer went (monotonic)."""
+        self._stats_from = 0
+        """How many of :attr:`requests` came before the stats were last reset."""
         account = r"/v1/Account/(?P<auth_id>[^/]+)"
         message = account + r"/Message/(?P<message_uuid>[^/]+)"
         # Plivo serves its API paths with or without the trailing slash: so does the sandbox.
@@ -199,6 +201,8 @@ class SandboxAPI:
             ("GET", re.compile(message + r"/?"), self._get_message, True),
             ("GET", re.compile(message + r"/Media/?"), self._message_media, True),
             ("GET", re.compile(r"/_sandbox/stats"), self._stats, False),
+            ("POST", re.compile(r"/_sandbox/stats/reset"), self._reset_stats, False),
+            ("POST", re.compile(r"/_sandbox/faults"), self._script_fault, False),
             (
                 "GET",
                 re.compile(r"/Account/(?P<auth_id>[^/]+)/Media/(?P<media_id>[^/]+)"),
@@ -268,10 +272,12 @@ class SandboxAPI:
             return list(self._requests)
 
     def stats(self) -> dict[str, Any]:
-        """Counts for clients in other processes (``GET /_sandbox/stats``): not part of Plivo's API."""
-        requests = [r for r in self.requests if r.path.startswith("/v1/")]
+        """Counts for clients in other processes (``GET /_sandbox/stats``): not part of Plivo's API.
+        Requests, statuses, the peak in flight and the API's busy time count from the last
+        :meth:`reset_stats`; ``media`` and ``messages`` are what the store holds."""
         with self._lock:
             busy = self._api_busy
+            requests = [r for r in self._requests[self._stats_from :] if r.path.startswith("/v1/")]
         return {
             "requests": len(requests),
             "statuses": Counter(str(request.status) for request in requests),
@@ -280,6 +286,22 @@ class SandboxAPI:
             "peak_in_flight": self.peak_in_flight,
             "api_seconds": busy[1] - busy[0] if busy else 0.0,
         }
+
+    def reset_stats(self) -> None:
+        """Count :meth:`stats` afresh from now (``POST /_sandbox/stats/reset``), e.g. between the
+        runs of a benchmark; :attr:`requests` and the store are kept."""
+        with self._lock:
+            self._stats_from = len(self._requests)
+            self.peak_in_flight = self._in_flight
+            self._api_busy = None
+
+    def script_fault(self, fault: ScriptedFault) -> None:
+        """Script ``fault`` into its endpoint's plan (``POST /_sandbox/faults``, the command line)."""
+        plan = self.fault_plans[fault.endpoint]
+        if fault.request is not None:
+            plan.script({fault.request: fault.kind})
+        else:
+            plan.script_spell(fault.kind, count=fault.count, seconds=fault.seconds)
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -609,6 +631,38 @@ class SandboxAPI:
 
     def _stats(self, request: ApiRequest) -> Response:
         return json_response(200, self.stats())
+
+    def _reset_stats(self, request: ApiRequest) -> Response:
+        self.reset_stats()
+        return json_response(200, self.stats())
+
+    def _script_fault(self, request: ApiRequest) -> Response:
+        """``{"endpoint": "status", "kind": "503", "seconds": 20}`` (or ``"count": 5``, or
+        ``"request": 3``; ``endpoint`` defaults to ``media``): answers what was scripted."""
+        try:
+            body = json.loads(request.body or b"null")
+        except ValueError:
+            raise SandboxHTTPError(400, "the body must be JSON") from None
+        if not isinstance(body, dict):
+            raise SandboxHTTPError(400, "the body must be a JSON object")
+        fields = {"endpoint", "kind", "request", "count", "seconds"}
+        if unknown := sorted(set(body) - fields):
+            raise SandboxHTTPError(400, f"unknown fields {unknown}; a fault has {', '.join(sorted(fields))}")
+        if "kind" not in body:
+            raise SandboxHTTPError(400, 'a fault needs a kind, e.g. "503"')
+        kind = body["kind"]
+        try:
+            fault = faults.ScriptedFault(
+                endpoint=body.get("endpoint", "media"),
+                kind=str(kind) if isinstance(kind, int) and not isinstance(kind, bool) else kind,
+                request=body.get("request"),
+                count=body.get("count"),
+                seconds=body.get("seconds"),
+            )
+        except ValueError as err:
+            raise SandboxHTTPError(400, str(err)) from None
+        self.script_fault(fault)
+        return json_response(200, {"scripted": asdict(fault)})
 
     def _media_file(self, request: ApiRequest) -> Response:
         media = self.store.live_media([request.params["media_id"]]).get(request.params["media_id"])

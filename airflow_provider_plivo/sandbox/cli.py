@@ -1,4 +1,11 @@
-"""``plivo-sandbox``: run the Plivo-compatible sandbox server in the foreground."""
+"""``plivo-sandbox``: run the Plivo-compatible sandbox server in the foreground.
+
+Faults are scripted with ``--fault`` on any endpoint, by request number, by count or by time
+(the sandbox clock, from its start): ``--fault 2:503`` (the 2nd upload), ``--fault status=503x5``
+(the first 5 status reads), ``--fault status=503:20s`` (every status read for 20 s). A running
+sandbox takes more over HTTP: ``POST /_sandbox/faults`` with ``{"endpoint": "status", "kind":
+"503", "seconds": 20}`` (or ``"count": 5``, or ``"request": 3``); ``POST /_sandbox/stats/reset``
+starts ``GET /_sandbox/stats`` afresh."""
 
 from __future__ import annotations
 
@@ -11,11 +18,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_plivo.sandbox.credentials import SANDBOX_AUTH_ID, SANDBOX_AUTH_TOKEN
-from airflow_provider_plivo.sandbox.faults import FAULT_KINDS, check_fault_kind
+from airflow_provider_plivo.sandbox.faults import FAULT_GRAMMAR, FAULT_KINDS, check_fault_kind, parse_fault
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
+
+    from airflow_provider_plivo.sandbox.faults import ScriptedFault
 
 __all__ = ["DEFAULT_PORT", "main"]
 
@@ -29,7 +38,9 @@ _NOT_GIVEN = object()
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until interrupted; print the URL and a ready ``AIRFLOW_CONN_PLIVO_DEFAULT`` value."""
-    parser = argparse.ArgumentParser(prog="plivo-sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="plivo-sandbox", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument(
         "--port",
@@ -44,9 +55,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--fault",
         action="append",
         default=[],
-        metavar="N:KIND",
-        type=_scripted_fault,
-        help=f"give the Nth upload request a fault; KIND is one of {', '.join(FAULT_KINDS)} (repeatable)",
+        metavar="[ENDPOINT=]SPEC",
+        type=_fault,
+        help=f"script a fault (repeatable): {FAULT_GRAMMAR}; KIND is one of {', '.join(FAULT_KINDS)} "
+        "(status reads take all but lost and failed-object, sends all but failed-object)",
     )
     parser.add_argument(
         "--message-fault",
@@ -136,7 +148,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         latency_ms=args.latency_ms,
-        faults=dict(args.fault),
         fault_rate=args.fault_rate,
         fault_seed=args.fault_seed,
         message_faults=dict(args.message_fault),
@@ -150,6 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         **_given(args, "message_list_rate_limit", "mps", "utc_offset"),
     )
 
+    for fault in args.fault:
+        sandbox.api.script_fault(fault)
+
     def stop(signum: int, frame: FrameType | None) -> None:
         threading.Thread(target=sandbox.stop).start()
 
@@ -159,6 +173,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"export AIRFLOW_CONN_PLIVO_DEFAULT='{sandbox.connection_json()}'", flush=True)
     sandbox.serve_forever()
     return 0
+
+
+def _fault(text: str) -> ScriptedFault:
+    try:
+        return parse_fault(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def _scripted_fault(text: str) -> tuple[int, str]:

@@ -22,6 +22,12 @@ On sends (``message_faults``) the same kinds apply, "stored" meaning the message
 except ``failed-object``. Reads of message status (``GET Message/{uuid}/`` and ``GET Message/``,
 scripted with ``script_faults(..., endpoint="status")``) take the kinds that answer instead.
 
+Faults are scripted three ways, on any endpoint: by request number (the 3rd upload), by count
+(the next 5 status reads) and by time (every status read for the next 20 s by the sandbox
+clock, which :meth:`~airflow_provider_plivo.sandbox.server.PlivoSandbox.advance_clock` moves: an
+outage "for 20 s" ends when that clock is 20 s on). The command line writes them as
+:data:`FAULT_GRAMMAR` says (:func:`parse_fault`).
+
 An endpoint asks :func:`answer_instead` first: a kind with an answer of its own replaces the
 endpoint's work. ``lost`` and ``failed-object`` let the endpoint act, then shape its answer:
 :func:`after_acting` drops the connection of a ``lost`` request, and an upload whose fault
@@ -31,27 +37,34 @@ endpoint's work. ``lost`` and ``failed-object`` let the endpoint act, then shape
 
 from __future__ import annotations
 
+import math
 import random
+import re
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_plivo.sandbox.responses import Response, error_response, new_api_id
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
 __all__ = [
+    "ENDPOINTS",
+    "FAULT_GRAMMAR",
     "FAULT_KINDS",
     "MESSAGE_FAULT_KINDS",
     "RANDOM_FAULT_KINDS",
     "STATUS_FAULT_KINDS",
     "FaultPlan",
+    "ScriptedFault",
     "after_acting",
     "answer_instead",
     "check_fault_kind",
     "failed_object",
     "fails_first_object",
+    "parse_fault",
 ]
 
 FAULT_KINDS = (
@@ -73,6 +86,83 @@ STATUS_FAULT_KINDS = tuple(kind for kind in MESSAGE_FAULT_KINDS if kind != "lost
 """Kinds a status read can get: it changes nothing, so nothing can be lost."""
 RANDOM_FAULT_KINDS = ("500", "503", "429", "reset", "lost")
 """Kinds drawn by ``fault_rate`` unless others are named: all recoverable by a retry."""
+ENDPOINTS = {"media": FAULT_KINDS, "message": MESSAGE_FAULT_KINDS, "status": STATUS_FAULT_KINDS}
+"""Where faults can be scripted (uploads, sends, reads of message status) and the kinds each takes."""
+FAULT_GRAMMAR = (
+    "N:KIND (the Nth request), KINDxCOUNT (the next COUNT requests) or KIND:SECONDSs (every "
+    "request for SECONDS by the sandbox clock), each after an optional ENDPOINT=: media "
+    "(uploads, the default), message (sends) or status (message reads); e.g. 2:503, "
+    "status=503x5, status=503:20s"
+)
+"""How the ``plivo-sandbox --fault`` option writes a scripted fault."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScriptedFault:
+    """One scripted fault, as the command line or ``POST /_sandbox/faults`` gives it: ``kind`` on
+    ``endpoint`` for request number ``request``, for the next ``count`` requests, or for every
+    request during the next ``seconds`` (exactly one of the three)."""
+
+    endpoint: str
+    kind: str
+    request: int | None = None
+    count: int | None = None
+    seconds: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown fault endpoint {self.endpoint!r}; known: {', '.join(ENDPOINTS)}")
+        check_fault_kind(self.kind, ENDPOINTS[self.endpoint])
+        given = [name for name in ("request", "count", "seconds") if getattr(self, name) is not None]
+        if len(given) != 1:
+            raise ValueError(f"a fault needs exactly one of request, count or seconds, got {given or 'none'}")
+        for name in ("request", "count"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise ValueError(f"fault {name} must be a whole number, 1 or more, got {value!r}")
+        seconds = self.seconds
+        if seconds is not None and (
+            isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf
+        ):
+            raise ValueError(f"fault seconds must be a number more than 0, got {seconds!r}")
+
+
+_FAULT_FORMS = (  # by time first: "503:20s" would otherwise read as request 503, kind "20s"
+    (re.compile(r"(?P<kind>[a-z0-9-]+):(?P<seconds>\d+(?:\.\d+)?)s"), "seconds"),
+    (re.compile(r"(?P<kind>[a-z0-9-]+)x(?P<count>\d+)"), "count"),
+    (re.compile(r"(?P<request>\d+):(?P<kind>[a-z0-9-]+)"), "request"),
+)
+
+
+def parse_fault(text: str) -> ScriptedFault:
+    """A fault as :data:`FAULT_GRAMMAR` writes it, e.g. ``status=503:20s``."""
+    endpoint, _, spec = text.rpartition("=")
+    for pattern, form in _FAULT_FORMS:
+        if match := pattern.fullmatch(spec):
+            value = match[form]
+            try:
+                return ScriptedFault(
+                    endpoint=endpoint or "media",
+                    kind=match["kind"],
+                    request=int(value) if form == "request" else None,
+                    count=int(value) if form == "count" else None,
+                    seconds=float(value) if form == "seconds" else None,
+                )
+            except ValueError as err:
+                raise ValueError(f"{text!r}: {err}") from None
+    raise ValueError(f"{text!r}: expected {FAULT_GRAMMAR}")
+
+
+@dataclass
+class _Spell:
+    """Faults for a count of requests or until a time, from when they were scripted."""
+
+    kind: str
+    left: int | None = None
+    until: datetime | None = None
+
+    def applies(self, now: datetime) -> bool:
+        return (self.left is None or self.left > 0) and (self.until is None or now < self.until)
 
 
 class FaultPlan:
@@ -84,6 +174,10 @@ class FaultPlan:
     :param seed: seed for the random faults, so a run can be repeated exactly.
     :param random_kinds: the kinds random faults are drawn from.
     :param kinds: the kinds this plan accepts.
+    :param clock: the sandbox clock, which times spells scripted by time.
+
+    A request scripted by number gets its fault first; otherwise the earliest spell (by count
+    or by time) still running gives it, then the random faults.
     """
 
     def __init__(
@@ -94,8 +188,11 @@ class FaultPlan:
         seed: int | None = None,
         random_kinds: Iterable[str] = RANDOM_FAULT_KINDS,
         kinds: Iterable[str] = FAULT_KINDS,
+        clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
         self._kinds = tuple(kinds)
+        self._clock = clock
+        self._spells: list[_Spell] = []
         self._scripted = dict(scripted or {})
         self._random_kinds = tuple(random_kinds)
         for kind in (*self._scripted.values(), *self._random_kinds):
@@ -116,11 +213,26 @@ class FaultPlan:
         with self._lock:
             self._scripted.update(faults)
 
+    def script_spell(self, kind: str, *, count: int | None = None, seconds: float | None = None) -> None:
+        """Give the next ``count`` requests, or every request for the next ``seconds`` by the
+        sandbox clock, fault ``kind``."""
+        check_fault_kind(kind, self._kinds)
+        until = self._clock() + timedelta(seconds=seconds) if seconds is not None else None
+        with self._lock:
+            self._spells.append(_Spell(kind, left=count, until=until))
+
     def next_request(self) -> str | None:
         """Count one request and return the fault it gets, if any."""
+        now = self._clock()
         with self._lock:
             self._requests += 1
             kind = self._scripted.get(self._requests)
+            self._spells = [spell for spell in self._spells if spell.applies(now)]
+            if kind is None and self._spells:
+                spell = self._spells[0]
+                kind = spell.kind
+                if spell.left is not None:
+                    spell.left -= 1
             if kind is None and self._rate and self._random.random() < self._rate:
                 kind = self._random.choice(self._random_kinds)
             if kind is not None:

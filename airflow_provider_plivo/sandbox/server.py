@@ -80,7 +80,12 @@ from airflow_provider_plivo.sandbox.account_limits import AccountLimits
 from airflow_provider_plivo.sandbox.api import SandboxAPI, SandboxRequest
 from airflow_provider_plivo.sandbox.credentials import SANDBOX_AUTH_ID, SANDBOX_AUTH_TOKEN
 from airflow_provider_plivo.sandbox.delivery import TEST_NUMBER_FATES
-from airflow_provider_plivo.sandbox.faults import MESSAGE_FAULT_KINDS, STATUS_FAULT_KINDS, FaultPlan
+from airflow_provider_plivo.sandbox.faults import (
+    MESSAGE_FAULT_KINDS,
+    STATUS_FAULT_KINDS,
+    FaultPlan,
+    ScriptedFault,
+)
 from airflow_provider_plivo.sandbox.realism import (
     ACCOUNT_UTC_OFFSET,
     UNSET,
@@ -216,9 +221,9 @@ class PlivoSandbox:
             kinder=kinder,
         )
         self._fault_plans = {
-            "media": FaultPlan(faults, rate=fault_rate, seed=fault_seed),
-            "message": FaultPlan(message_faults, kinds=MESSAGE_FAULT_KINDS),
-            "status": FaultPlan(None, kinds=STATUS_FAULT_KINDS, random_kinds=()),
+            "media": FaultPlan(faults, rate=fault_rate, seed=fault_seed, clock=self.now),
+            "message": FaultPlan(message_faults, kinds=MESSAGE_FAULT_KINDS, clock=self.now),
+            "status": FaultPlan(None, kinds=STATUS_FAULT_KINDS, random_kinds=(), clock=self.now),
         }
         self.api = SandboxAPI(
             self._store,
@@ -329,13 +334,30 @@ class PlivoSandbox:
         """(upload request number, kind) for every fault injected into uploads so far."""
         return list(self._fault_plans["media"].injected)
 
-    def script_faults(self, faults: Mapping[int, str], *, endpoint: str = "media") -> None:
+    def script_faults(
+        self,
+        faults: Mapping[int, str] | str,
+        *,
+        endpoint: str = "media",
+        count: int | None = None,
+        seconds: float | None = None,
+    ) -> None:
         """Script faults for ``media`` (upload), ``message`` (send) or ``status`` (reads of message
-        status) requests: number -> kind.
-
-        Numbers are 1-based and counted from the sandbox's start, per endpoint.
+        status) requests: number -> kind (``{3: "503"}``; numbers are 1-based and counted from
+        the sandbox's start, per endpoint), or one kind for the next ``count`` requests or for
+        every request during the next ``seconds`` by the sandbox clock
+        (``script_faults("503", endpoint="status", seconds=20)``).
         """
-        self._fault_plans[endpoint].script(faults)
+        if isinstance(faults, str):
+            self.api.script_fault(ScriptedFault(endpoint=endpoint, kind=faults, count=count, seconds=seconds))
+        elif count is not None or seconds is not None:
+            raise ValueError("count and seconds go with one fault kind, not with faults by request number")
+        else:
+            self._fault_plans[endpoint].script(faults)
+
+    def reset_stats(self) -> None:
+        """Count :attr:`stats` afresh from now, as ``POST /_sandbox/stats/reset`` does."""
+        self.api.reset_stats()
 
     def now(self) -> datetime:
         """The sandbox clock: real UTC time plus ``clock_offset`` and however far :meth:`advance_clock`

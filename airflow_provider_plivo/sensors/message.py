@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -10,6 +11,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_plivo._airflow.base import PlivoTask
 from airflow_provider_plivo._airflow.fail_fast import fail_fast
+from airflow_provider_plivo._airflow.outage import DEFAULT_OUTAGE_TIMEOUT, Outage, outage_seconds
 from airflow_provider_plivo.exceptions import error_from_event
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.messages.delivery import FAILURE_STATES, DeliveryWatch, sent_messages
@@ -56,9 +58,18 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
     limiter allows (32 to start with). Works in ``poke`` and ``reschedule`` mode; with
     ``deferrable=True`` it pokes once on the worker (finishing there when every message is
     already done) and then waits in the triggerer
-    (:class:`~airflow_provider_plivo.triggers.message.PlivoMessageTrigger`). A transient error
-    (network, 5xx) fails the try so that Airflow's retries apply, in every mode alike, and the
-    task raises the same error class the trigger met.
+    (:class:`~airflow_provider_plivo.triggers.message.PlivoMessageTrigger`).
+
+    **Outages.** A transient error while waiting (network, 429, 5xx, after the hook's own
+    retries) does not fail the try at once: the sensor reads again after ``poke_interval`` (or
+    sooner, so that the last read falls on the budget's end), logging each failure with its
+    reason and the time left, until Plivo answers or ``outage_timeout`` has passed since the
+    spell's first failure; then the try fails with the last error, so that Airflow's retries
+    apply, in every mode alike (the task raises the same error class the trigger met). A good
+    read ends the spell. Permanent errors (401/403, 400) fail the task at once. In ``poke`` and
+    ``reschedule`` mode the poke rides the spell out itself, so a spell never spans a
+    reschedule (a ``reschedule`` sensor holds its worker slot during an outage only); with
+    ``deferrable=True`` the trigger does.
 
     **How long it waits.** Plivo dispatches an account's messages at its sending speed (the
     connection's ``mps``; at signup 5 SMS and 0.25 MMS a second) and queues the rest: 2,500 MMS
@@ -80,6 +91,9 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
     :param failure_states: states that fail the task at once.
     :param deferrable: wait in the triggerer instead of a worker slot (default: Airflow's
         ``[operators] default_deferrable``).
+    :param outage_timeout: how long a spell of transient errors may last, from its first failed
+        read, before the try fails (a timedelta or seconds; default 10 minutes; 0 fails at the
+        first one).
     :param hook_params: further :class:`~airflow_provider_plivo.hooks.plivo.PlivoHook` arguments
         (retries, ceilings, ``adaptive``), also used by the trigger.
     """
@@ -97,6 +111,7 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
         failure_states: Sequence[str] = FAILURE_STATES,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         hook_params: dict[str, Any] | None = None,
+        outage_timeout: timedelta | float = DEFAULT_OUTAGE_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         # Timing the user left to Airflow's defaults follows how long Plivo needs to dispatch the
@@ -112,6 +127,7 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
         self.success_states = tuple(success_states) if success_states is not None else None
         self.failure_states = tuple(failure_states)
         self.deferrable = deferrable
+        self.outage_timeout = outage_seconds(outage_timeout)
 
     @cached_property
     def watch(self) -> DeliveryWatch:
@@ -140,6 +156,7 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
                 success_states=self.success_states,
                 failure_states=self.failure_states,
                 poll_interval=self.poke_interval,
+                outage_timeout=self.outage_timeout,
             ),
             method_name="execute_complete",
             timeout=timedelta(seconds=self.timeout),
@@ -152,7 +169,7 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
             self._count_earlier_pokes(context, watch)
         asked = watch.unsettled()
         with fail_fast():
-            answers = self.hook.get_messages(asked)
+            answers = self._read(asked)
             outcome = watch.update(answers, asked=asked)
         if self._timing_from_dispatch:
             self._time_by_dispatch(answers, len(outcome.states))
@@ -170,6 +187,18 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
             f"; waiting for {_sample(outcome.waiting, outcome.states)}" if outcome.waiting else "",
         )
         return PokeReturnValue(is_done=outcome.done, xcom_value=outcome.states)
+
+    def _read(self, asked: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Plivo's records of ``asked``, reading again through an outage within ``outage_timeout``."""
+        outage = Outage(budget=self.outage_timeout, log=self.log)
+        while True:
+            try:
+                answers = self.hook.get_messages(asked)
+            except Exception as err:
+                time.sleep(outage.failed(err, self.poke_interval))
+                continue
+            outage.answered()
+            return answers
 
     def _time_by_dispatch(self, answers: Mapping[str, Mapping[str, Any]], count: int) -> None:
         """Set the timeout and poke interval the user did not set from the time Plivo needs to
@@ -221,6 +250,7 @@ class PlivoMessageSensor(PlivoTask, BaseSensorOperator):
             self.log.info("All %d messages are done", len(event["states"]))
             return dict(event["states"])
         if status == "error":
+            self.log.error("Waiting in the triggerer failed: %s", event["message"])
             with fail_fast():
                 raise error_from_event(event["error"])
         raise AirflowFailException(event["message"])

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_plivo._airflow.base import PlivoHookUser
+from airflow_provider_plivo._airflow.outage import DEFAULT_OUTAGE_TIMEOUT, Outage, outage_seconds
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Sequence
@@ -34,7 +35,9 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
     (about 16 bytes a message). Each poll asks only about messages not yet settled, as many at
     a time as the hook's limiter allows, and the progress by state is logged when it changed; a
     UUID Plivo does not know is asked about on a few more polls, then fails by name (see the
-    sensor). Everything runs on the triggerer's event loop without blocking it: the connection
+    sensor). A spell of transient errors is ridden out for ``outage_timeout`` seconds from its
+    first failed poll, as the sensor does; past it the error event carries the last error.
+    Everything runs on the triggerer's event loop without blocking it: the connection
     is fetched asynchronously and the calls go through
     :class:`~airflow_provider_plivo.transport.client.AsyncPlivoClient` (httpx), with the hook's
     timeouts, retries and errors.
@@ -50,6 +53,7 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
         poll_interval: float,
         numbers: Sequence[str | None] | None = None,
         hook_params: dict[str, Any] | None = None,
+        outage_timeout: float = DEFAULT_OUTAGE_TIMEOUT.total_seconds(),
     ) -> None:
         super().__init__()
         self.message_uuids = list(message_uuids)
@@ -63,6 +67,7 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
         self.success_states = list(success_states) if success_states is not None else None
         self.failure_states = list(failure_states)
         self.poll_interval = poll_interval
+        self.outage_timeout = outage_seconds(outage_timeout)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -75,6 +80,7 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
                 "failure_states": self.failure_states,
                 "poll_interval": self.poll_interval,
                 "hook_params": self.hook_params,
+                "outage_timeout": self.outage_timeout,
             },
         )
 
@@ -87,9 +93,10 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
             success_states=self.success_states,
             failure_states=self.failure_states,
         )
+        outage = Outage(budget=self.outage_timeout, log=self.log)
         try:
             async with await self.hook.aget_client() as client:
-                async for event in self._poll(self.hook, client, watch):
+                async for event in self._poll(self.hook, client, watch, outage):
                     yield event
         except Exception as err:  # any error ends the wait with an event, never silently
             self.log.warning("Waiting for %d messages failed: %s", len(self.message_uuids), err)
@@ -97,19 +104,25 @@ class PlivoMessageTrigger(PlivoHookUser, BaseTrigger):
                 {
                     "status": "error",
                     "states": watch.outcome().states,
-                    "message": str(err),
+                    "message": outage.verdict or str(err),
                     "error": error_to_event(err),
                 }
             )
 
     async def _poll(
-        self, hook: PlivoHook, client: AsyncPlivoClient, watch: DeliveryWatch
+        self, hook: PlivoHook, client: AsyncPlivoClient, watch: DeliveryWatch, outage: Outage
     ) -> AsyncIterator[TriggerEvent]:
         """Ask about the unsettled messages every ``poll_interval`` until one event settles it all."""
         reported = ""
         while True:
             asked = watch.unsettled()
-            outcome = watch.update(await hook.aget_messages(client, asked), asked=asked)
+            try:
+                answers = await hook.aget_messages(client, asked)
+            except Exception as err:
+                await asyncio.sleep(outage.failed(err, self.poll_interval))
+                continue
+            outage.answered()
+            outcome = watch.update(answers, asked=asked)
             if outcome.failures:
                 yield _event("failure", outcome.states, outcome.describe_failures())
                 return

@@ -20,8 +20,10 @@ with DAG(
     send = PlivoSendMessageOperator(
         task_id="send", src="+14155550100", dst="{{ params.dst }}", text="deferred delivery test"
     )
-    # One retry: a transient error while waiting is retried; a delivery failure is final. The
-    # hook's own retries are quick, here and in the trigger (hook_params travel with it).
+    # One retry, for an outage longer than outage_timeout; a delivery failure is final. The hook's
+    # own retries are quick, here and in the trigger (hook_params travel with it), and not
+    # adaptive: after a few 503s the account's learned pace, 1 request per 5 s, would stretch a
+    # test of a spell of 503s to half a minute.
     PlivoMessageSensor(
         task_id="wait",
         message_uuids=XComArg(send, key="messages"),
@@ -30,5 +32,5 @@ with DAG(
         timeout=60,
         retries=1,
         retry_delay=timedelta(seconds=0),
-        hook_params={"retry_wait_initial": 0.05, "retry_wait_max": 0.1},
+        hook_params={"retry_wait_initial": 0.05, "retry_wait_max": 0.1, "adaptive": False},
     )

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
-from airflow_provider_plivo.messages.delivery import FAILURE_STATES
 from airflow_provider_plivo.sensors.message import PlivoMessageSensor
 from airflow_provider_plivo.triggers.message import PlivoMessageTrigger
 from airflow_provider_plivo.version_compat import AirflowFailException
 from tests.support.canned_plivo import Answer, canned_plivo
+from tests.support.triggers import first_event, message_trigger
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -105,20 +105,7 @@ def test_each_poke_logs_the_progress_by_state(plivo_env, capfd):
 
 
 def trigger(**arguments: Any) -> PlivoMessageTrigger:
-    return PlivoMessageTrigger(
-        plivo_conn_id="plivo_default",
-        success_states=None,
-        failure_states=FAILURE_STATES,
-        poll_interval=0.05,
-        hook_params=QUICK,
-        **arguments,
-    )
-
-
-async def first_event(watching: PlivoMessageTrigger) -> dict[str, Any]:
-    async for event in watching.run():
-        return dict(event.payload)
-    raise AssertionError("the trigger ended without an event")
+    return message_trigger(poll_interval=0.05, hook_params=QUICK, **arguments)
 
 
 def test_the_trigger_judges_by_the_numbers_it_carries_and_logs_progress_only_on_change(plivo_env, capfd):

@@ -10,17 +10,12 @@ from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.messages.delivery import FAILURE_STATES
 from airflow_provider_plivo.transport.limiter import account_limiter
 from airflow_provider_plivo.triggers.message import PlivoMessageTrigger
+from tests.support.triggers import first_event
 
 if TYPE_CHECKING:
     from airflow_provider_plivo.sandbox import PlivoSandbox
 
 TRIGGERS = 200
-
-
-async def first_event(trigger: PlivoMessageTrigger) -> dict[str, Any]:
-    async for event in trigger.run():
-        return dict(event.payload)
-    raise AssertionError("the trigger ended without an event")
 
 
 def test_200_deferred_sensors_for_one_account_share_one_limiter(plivo_sandbox_factory: Any):
