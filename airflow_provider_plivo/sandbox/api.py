@@ -416,18 +416,7 @@ class SandboxAPI:
     # -- messages -----------------------------------------------------------------------------
 
     def _send_message(self, request: ApiRequest) -> Response:
-        try:
-            request.json = json.loads(request.content() or b"null")
-        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
-            raise SandboxHTTPError(400, "the body must be JSON") from None
-        try:
-            json.dumps(request.json, ensure_ascii=False).encode()
-        except UnicodeEncodeError:  # a "\ud800" escape parses to half a character: no text holds it
-            raise SandboxHTTPError(
-                400, "the body's strings must be text: it escapes a lone surrogate"
-            ) from None
-        if not isinstance(request.json, dict):
-            raise SandboxHTTPError(400, "the body must be a JSON object")
+        request.json = _json_object(request)
         fault = request.fault = self.fault_plans["message"].next_request()
         if (answer := faults.answer_instead(fault)) is not None:
             return answer
@@ -639,12 +628,7 @@ class SandboxAPI:
     def _script_fault(self, request: ApiRequest) -> Response:
         """``{"endpoint": "status", "kind": "503", "seconds": 20}`` (or ``"count": 5``, or
         ``"request": 3``; ``endpoint`` defaults to ``media``): answers what was scripted."""
-        try:
-            body = json.loads(request.body or b"null")
-        except ValueError:
-            raise SandboxHTTPError(400, "the body must be JSON") from None
-        if not isinstance(body, dict):
-            raise SandboxHTTPError(400, "the body must be a JSON object")
+        body = _json_object(request)
         fields = {"endpoint", "kind", "request", "count", "seconds"}
         if unknown := sorted(set(body) - fields):
             raise SandboxHTTPError(400, f"unknown fields {unknown}; a fault has {', '.join(sorted(fields))}")
@@ -682,6 +666,21 @@ class SandboxAPI:
             "upload_time": wire_records.upload_time(media.upload_time),
             "media_url": self._media_url(media.media_id),
         }
+
+
+def _json_object(request: ApiRequest) -> dict[str, Any]:
+    """The request's JSON object body, or a 400 saying what is wrong with it."""
+    try:
+        body = json.loads(request.content() or b"null")
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python recurses
+        raise SandboxHTTPError(400, "the body must be JSON") from None
+    try:
+        json.dumps(body, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a "\ud800" escape parses to half a character: no text holds it
+        raise SandboxHTTPError(400, "the body's strings must be text: it escapes a lone surrogate") from None
+    if not isinstance(body, dict):
+        raise SandboxHTTPError(400, "the body must be a JSON object")
+    return body
 
 
 def _lower(headers: Mapping[str, str]) -> dict[str, str]:

@@ -92,6 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="seconds a client may stay silent mid-request before it is cut off (default 10)",
     )
     parser.add_argument(
+        "--request-deadline",
+        type=float,
+        default=30.0,
+        help="seconds a whole request (line, headers and body) may take, however it trickles (default 30)",
+    )
+    parser.add_argument(
         "--message-list-rate-limit",
         default=_NOT_GIVEN,
         type=_optional_rate_limit,
@@ -155,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate_limit=args.rate_limit,
         max_in_flight=args.max_in_flight,
         read_timeout=args.read_timeout,
+        request_deadline=args.request_deadline,
         time_scale=args.time_scale,
         clock_offset=timedelta(seconds=args.clock_offset),
         kinder=args.kinder,

@@ -199,6 +199,28 @@ def test_cli_serves_until_terminated(sandbox_cli):
     assert (stats["requests"], stats["statuses"], stats["media"]) == (2, {"503": 1, "200": 1}, 1)
 
 
+def test_cli_cuts_off_a_trickling_request_at_its_request_deadline(sandbox_cli):
+    process = sandbox_cli("--port", "0", "--request-deadline", "1.5")
+    assert process.stdout is not None
+    url = urlsplit(process.stdout.readline().split()[-1])
+    process.stdout.readline()
+    started = time.monotonic()
+    with socket.create_connection((url.hostname, url.port)) as conn:
+        conn.settimeout(10)
+        for byte in b"GET /_sandbox/stats HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"p" * 40:
+            try:
+                conn.sendall(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.5)
+            if time.monotonic() - started > 8:
+                break
+        closed = conn.recv(1) == b""
+
+    assert closed
+    assert time.monotonic() - started < 8  # cut off, not left to trickle on
+
+
 def test_cli_listens_on_8765_by_default_clear_of_airflows_8080():
     result = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "plivo-sandbox"), "--help"],
