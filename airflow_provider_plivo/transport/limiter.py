@@ -375,7 +375,6 @@ class AccountLimits:
         max_in_flight: int = ACCOUNT_MAX_IN_FLIGHT,
         rate_limit: int | None = ACCOUNT_RATE_LIMIT,
         period: float = ACCOUNT_RATE_LIMIT_PERIOD,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _check_limits("an account limit", max_in_flight, rate_limit, period)
         self.max_in_flight = max_in_flight
@@ -561,9 +560,7 @@ class AccountLimiter:
     ) -> None:
         self.name = name
         self.clock = clock
-        self.limits = AccountLimits(
-            max_in_flight=max_in_flight, rate_limit=rate_limit, period=period, clock=clock
-        )
+        self.limits = AccountLimits(max_in_flight=max_in_flight, rate_limit=rate_limit, period=period)
         self.message_list = EndpointBudget(
             name="message list", rate_limit=None, period=MESSAGE_LIST_RATE_LIMIT_PERIOD
         )

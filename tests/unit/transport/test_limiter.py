@@ -258,7 +258,7 @@ def test_a_retry_after_pause_holds_until_the_latest_end():
 
 
 def test_the_account_keeps_to_plivos_hard_limits_for_fixed_requests_too():
-    limits = AccountLimits(clock=FakeClock())
+    limits = AccountLimits()
     for _ in range(ACCOUNT_MAX_IN_FLIGHT):
         assert limits.wait(0.0, adaptive=False) == 0
         limits.start(0.0, adaptive=False)
