@@ -19,7 +19,7 @@ from airflow_provider_plivo.limits import (
 __all__ = ["DEFAULT_MAX_CONCURRENCY", "HookSettings"]
 
 DEFAULT_MAX_CONCURRENCY = ACCOUNT_MAX_IN_FLIGHT
-"""The most requests one hook keeps in flight: Plivo's limit per account (it starts at 32)."""
+"""The most requests one hook keeps in flight: Plivo's limit per account (it starts at 20)."""
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ def ours(files: list[str], warmup: str | None, hook_params: dict[str, Any]) -> d
         "uploaded": uploaded,
         "error": error,
         "before": before,
-        "max_concurrency": hook.max_concurrency,
+        "max_concurrency": hook.settings.max_concurrency,
         "settled_concurrency": hook.limiter.concurrency,
         "throttles": hook.limiter.throttles,
         "samples": samples,

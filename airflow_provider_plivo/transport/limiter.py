@@ -10,7 +10,7 @@ The parts, from the bottom:
 
 * Pure pieces, each one rule, told the time (``now``, monotonic seconds) by their caller and
   holding no lock: :class:`ConcurrencyWindow`, :class:`AnswerWindow` (with :func:`rate_wait`),
-  :class:`Pacer`, :class:`AccountShare`, :class:`RetryAfterPause`.
+  :class:`AccountShare`, :class:`RetryAfterPause`.
 * :class:`AccountLimits`: those pieces put together for one account, within Plivo's hard limits
   (:data:`~airflow_provider_plivo.limits.ACCOUNT_MAX_IN_FLIGHT` in flight,
   :data:`~airflow_provider_plivo.limits.ACCOUNT_RATE_LIMIT` per
@@ -67,25 +67,33 @@ __all__ = [
     "ConcurrencyWindow",
     "EndpointBudget",
     "HookLimiter",
-    "Pacer",
     "RetryAfterPause",
     "Slot",
     "account_limiter",
     "rate_wait",
 ]
 
-INITIAL_CONCURRENCY = 32
-"""Requests in flight an account starts with: a third of Plivo's 100, so that three processes
-starting together on one account stay within it, while a process alone sends 320 files in its
-first round trip. (16, the fixed default before adaptation, needs a second round trip for 400.)"""
+INITIAL_CONCURRENCY = 20
+"""Requests in flight an account starts with: a fifth of Plivo's 100, so that five processes
+starting together on one account stay within it and six overshoot by a few, which each of them
+learns its part of the account from (see :data:`SHARE_HEADROOM`); a process alone sends 400
+files in two round trips (20, then 22)."""
 
-CONCURRENCY_CUT = 0.5
-"""What a throttle leaves of the concurrency, as TCP halves its window on loss."""
+GROWTH = 2.0
+"""Requests in flight added per round trip until the first throttle, then one: growth that
+overshoots the account's 100 by a few requests per round trip, never by a doubling of all of them
+(six simulated tasks doubling from 16 sent 92 requests beyond it at once)."""
 
-PACING_BURST = 1 / 6
-"""The part of the rate limit that may start at once; the rest of a period's worth is paced
-evenly over the period (for Plivo's 300 per 5 s: 50 at once, then 50 per second; after a period
-without a throttle, 60 per second, within 300 in any 5 s)."""
+CONCURRENCY_CUT = 0.7
+"""What a throttle leaves of the concurrency (TCP halves; here the share, not the concurrency,
+keeps a throttled process within its part of the period, and a deeper cut only slows it)."""
+
+SHARE_HEADROOM = 1.25
+"""How far the part of the period a throttle leaves us is rounded up. The 429s of an account
+full at once (100 in flight) say how many of our requests it held, so our part of its 300 per
+5 s, if every sharer holds as many: 3 per request held. Parts that add up to less than the
+account leave some of its period unused by anyone, which costs every sharer a whole period
+more; parts that add up to a little more cost a few 429s once the period is full."""
 
 FAST_ANSWER = 1.5
 """While answers come within this many times the fastest round trip of the last period, the
@@ -94,6 +102,16 @@ concurrency may grow."""
 SLOW_ANSWER = 2.0
 """Once answers come beyond this many times the fastest round trip of the last period, it takes
 steps back."""
+
+SLOW_ANSWER_STEP = 0.5
+"""The step back per slow answer: about half the concurrency per round trip of slow answers."""
+
+SLOW_ANSWER_FLOOR = 8
+"""The fewest requests in flight slow answers step back to, below the start: six processes on two
+cores keep most of their requests waiting for their own CPU, counted as in flight but not yet
+sent, and every one of them comes back a 429 once the account's period is full, where fewer in
+flight would have gone as fast. Not lower: answers also slow down for reasons fewer requests do
+not cure (a busier Plivo, larger files), and a task alone would then crawl."""
 
 ROUND_TRIP_WEIGHT = 1 / 8
 """How much each answer moves the smoothed round trip (TCP's SRTT gain)."""
@@ -116,6 +134,9 @@ class Slot:
         """The endpoint budget it also holds a place of (the message list's), if any."""
         self.status: int | None = None
         self.retry_after: float | None = None
+        self.held = 0
+        """The account's requests this process had in flight once this one started (itself
+        included): what the account held of ours when it answered."""
 
     def __repr__(self) -> str:
         of = f", {self.budget.name}" if self.budget else ""
@@ -143,15 +164,15 @@ class ConcurrencyWindow:
     """
     How many requests may be in flight, learned from answers.
 
-    It starts at ``initial`` and grows by one per clean answer (it doubles every round trip)
-    until the first throttle, then by one per round trip. It grows only while it alone holds the
-    requests back (:meth:`started` saw it full while the pace had room) and answers come within
-    :data:`FAST_ANSWER` times the fastest round trip of the last period (successful answers only:
-    a refusal may come before the body is read); an answer more than :data:`SLOW_ANSWER` times
-    that slow takes a step back (down to the start): requests are queueing, and every request on
-    its way when the account fills comes back a 429. A throttle halves it; only a request
-    started after the last cut can cut again, so that a burst of 429s from one round trip counts
-    once. It never passes ``ceiling``.
+    It starts at ``initial`` and grows by :data:`GROWTH` per round trip until the first throttle,
+    then by one per round trip. It grows only while it alone holds the requests back
+    (:meth:`started` saw it full) and answers come within :data:`FAST_ANSWER` times the fastest
+    round trip of the last period (successful answers only: a refusal may come before the body is
+    read); an answer more than :data:`SLOW_ANSWER` times that slow takes a step back
+    (:data:`SLOW_ANSWER_STEP`, down to :data:`SLOW_ANSWER_FLOOR`): requests are queueing, here or
+    at Plivo, and every request on its way when the account fills comes back a 429. A throttle
+    leaves :data:`CONCURRENCY_CUT` of it; only a request started after the last cut can cut
+    again, so that a burst of 429s from one round trip counts once. It never passes ``ceiling``.
     """
 
     def __init__(self, *, initial: int, ceiling: int, period: float) -> None:
@@ -159,8 +180,8 @@ class ConcurrencyWindow:
         self.ceiling = ceiling
         self.period = period
         self.window = float(self.initial)
-        self.slow_start_until = math.inf
-        """The concurrency up to which it grows by one per answer (until the first throttle)."""
+        self.growth = GROWTH
+        """Requests added per round trip: :data:`GROWTH` until the first throttle, then one."""
         self.fastest: deque[tuple[float, float]] = deque()
         """(when, round trip) of successful answers in the last period whose round trip no later
         answer beat: the first is the fastest of the period (a sliding-window minimum)."""
@@ -168,8 +189,7 @@ class ConcurrencyWindow:
         """The round trip of successful answers, smoothed as TCP does (each answer weighs 1/8): one
         fast answer among slow ones says nothing about the queue."""
         self.filled = -math.inf
-        """When a request last took the last place while the pace had room to spare: when the
-        concurrency, and nothing else, held the requests back."""
+        """When a request last took the last place: when the concurrency held the requests back."""
         self.last_cut = -math.inf
 
     @property
@@ -177,9 +197,9 @@ class ConcurrencyWindow:
         """Requests allowed in flight now."""
         return max(1, int(self.window))
 
-    def started(self, now: float, in_flight: int, *, pace_has_room: bool) -> None:
+    def started(self, now: float, in_flight: int) -> None:
         """A request started, leaving ``in_flight`` out."""
-        if in_flight >= self.concurrency and pace_has_room:
+        if in_flight >= self.concurrency:
             self.filled = now
 
     def may_cut(self, slot: Slot) -> bool:
@@ -188,7 +208,7 @@ class ConcurrencyWindow:
 
     def cut(self, now: float) -> None:
         self.window = max(1.0, self.window * CONCURRENCY_CUT)
-        self.slow_start_until = self.window
+        self.growth = 1.0
         self.last_cut = now
 
     def grow(self, slot: Slot, now: float) -> None:
@@ -198,10 +218,9 @@ class ConcurrencyWindow:
             self._time(now - slot.started, now)
         fastest = self.fastest[0][1] if self.fastest else math.inf
         if self.round_trip > SLOW_ANSWER * fastest:
-            self.window = max(min(float(self.initial), self.window), self.window - 1.0)
+            self.window = max(min(float(SLOW_ANSWER_FLOOR), self.window), self.window - SLOW_ANSWER_STEP)
         elif self.filled >= slot.started and self.round_trip <= FAST_ANSWER * fastest:
-            step = 1.0 if self.window < self.slow_start_until else 1.0 / self.window
-            self.window = min(float(self.ceiling), self.window + step)
+            self.window = min(float(self.ceiling), self.window + self.growth / self.window)
 
     def _time(self, round_trip: float, now: float) -> None:
         """Learn from a successful answer's round trip: the smoothed round trip, and the fastest
@@ -256,74 +275,35 @@ def rate_wait(answers: AnswerWindow, in_flight: int, limit: int | None, now: flo
     return answers.oldest() + answers.period - now if answers else math.inf
 
 
-class Pacer:
-    """
-    Requests started at once and then evenly: a sixth of ``rate_limit`` (:data:`PACING_BURST`)
-    may start at once, the rest evenly over the period, so that when other tasks fill the account
-    first, the requests already on their way are few. After a whole period without a throttle
-    (:meth:`calm_again` restarts the count) the pace is a full ``rate_limit`` per period. Without
-    a ``rate_limit`` there is no pacing.
-    """
-
-    def __init__(self, rate_limit: int | None, period: float, *, clock: Callable[[], float] = time.monotonic):
-        self.period = period
-        self.burst = self.full_pace = math.inf
-        if rate_limit is not None:
-            self.burst = max(1.0, rate_limit * PACING_BURST)
-            self.full_pace = rate_limit / period
-            """Requests started per second in the long run."""
-        self.tokens = self.burst
-        self.tokens_at = clock()
-        self.calm_since: float | None = None
-        """When the first request started, or the last cut came."""
-
-    def pace(self, now: float) -> float:
-        """Requests started per second once the burst is spent: until a whole period without a
-        throttle, what is left of a period's worth after the burst (the first period then holds
-        ``rate_limit`` in all, and tasks that meet on the account find few of each other's
-        requests on their way); after that, a whole period's worth."""
-        if self.calm_since is None or now - self.calm_since < self.period:
-            return self.full_pace * (1 - PACING_BURST)
-        return self.full_pace
-
-    def wait(self, now: float) -> float:
-        """Seconds until the pace allows one more request; 0 if it does now."""
-        pace = self.pace(now)
-        if pace < math.inf:
-            self.tokens = min(self.burst, self.tokens + (now - self.tokens_at) * pace)
-            self.tokens_at = now
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / pace
-
-    def take(self, now: float) -> None:
-        """A request started (after :meth:`wait` said 0)."""
-        if self.calm_since is None:
-            self.calm_since = now
-        self.tokens -= 1
-
-    @property
-    def has_room(self) -> bool:
-        return self.tokens >= 1
-
-    def calm_again(self, now: float) -> None:
-        """A throttle: the gentler pace again, for a whole period."""
-        self.calm_since = now
-
-
 class AccountShare:
     """
     The part of the account's period that is ours after a throttle.
 
-    A throttle sets it to the clean answers of the last period (requests already on their way are
-    added as they come back clean), the part of the account we had when it was full, and at least
-    the new concurrency: we then wait for our own requests to age out, not for everyone's. The
-    share holds for one period, then grows by one per clean answer, back up to ``rate_limit``.
-    Without a ``rate_limit`` there is no share either.
+    Plivo answers 429 alike when the period is full and when too many requests are in flight, so
+    a throttle sets the share to the larger of two readings of what the account gave us: the
+    clean answers of the last period (what we had of the period, if it was full), and what we
+    had of the requests in flight (``held`` of ``max_in_flight``, if those were full) as a part
+    of the period, rounded up by :data:`SHARE_HEADROOM`; and at least the new concurrency. Both
+    readings are finished by the requests of the throttled round still on their way: each that
+    comes back clean adds one to the first, each refused says the account held one fewer of ours.
+    Processes that start together and fill the 100 at once so each learn a part near 1/N of the
+    period, the same for all, before the period is full; without that reading, a process throttled
+    early had only a few answers and kept to a few requests for the whole period, while the others
+    finished. We then wait for our own requests to age out, not for everyone's. The share holds
+    for one period, then grows by one per clean answer, back up to ``rate_limit``. Without a
+    ``rate_limit`` there is no share either.
     """
 
-    def __init__(self, rate_limit: int | None, period: float) -> None:
+    def __init__(self, rate_limit: int | None, period: float, *, max_in_flight: int | None = None) -> None:
         self.rate_limit = rate_limit
         self.period = period
         self.share = math.inf if rate_limit is None else float(rate_limit)
+        self.per_held = 0.0
+        """What one request held in flight is worth of the period (0: no in-flight reading)."""
+        if rate_limit is not None and max_in_flight is not None:
+            self.per_held = SHARE_HEADROOM * rate_limit / max_in_flight
+        self.answered = self.held = self.floor = 0.0
+        """The two readings of the last throttle, and its floor."""
         self.held_until = 0.0
 
     @property
@@ -338,16 +318,30 @@ class AccountShare:
             return 0.0
         return answers.oldest_clean() + self.period - now if answers.clean else math.inf
 
-    def cut(self, now: float, *, clean: int, concurrency: float) -> None:
+    def cut(self, now: float, *, clean: int, floor: float, held: int = 0) -> None:
+        """A throttle of a request that started with ``held`` of ours in flight (itself
+        included), with ``clean`` answers in the last period; at least ``floor``."""
         if self.rate_limit is not None:
-            self.share = max(float(clean), concurrency)
+            self.answered, self.held, self.floor = float(clean), held * self.per_held, floor
+            self._settle()
         self.held_until = now + self.period
 
     def grow(self, slot: Slot, now: float, *, last_cut: float) -> None:
-        """A clean answer: one more once the hold is over, or at once for a request the account
-        took before the cut (part of the share the account gave us)."""
-        if (slot.started < last_cut or now >= self.held_until) and not math.isinf(self.share):
+        """An answer: of the throttled round (started before the cut), it finishes the cut's
+        readings; else a clean one adds one once the hold is over."""
+        if math.isinf(self.share):
+            return
+        if slot.started < last_cut:
+            if slot.clean:
+                self.answered += 1.0
+            elif slot.throttled:
+                self.held = max(0.0, self.held - self.per_held)
+            self._settle()
+        elif slot.clean and now >= self.held_until:
             self.share = min(self.share + 1.0, float(self.rate_limit or math.inf))
+
+    def _settle(self) -> None:
+        self.share = min(max(self.answered, self.held, self.floor), float(self.rate_limit or math.inf))
 
 
 class RetryAfterPause:
@@ -370,8 +364,8 @@ class AccountLimits:
 
     Plivo's hard limits hold for every request: ``max_in_flight`` at once and ``rate_limit`` per
     ``period`` (:func:`rate_wait`, requests dated by their answer), and a ``Retry-After`` pause.
-    Adaptive requests also keep to the learned :class:`ConcurrencyWindow`, the :class:`Pacer` and
-    the :class:`AccountShare`. Every answer teaches: a throttle of any request cuts (Plivo answers
+    Adaptive requests also keep to the learned :class:`ConcurrencyWindow` and
+    :class:`AccountShare`. Every answer teaches: a throttle of any request cuts (Plivo answers
     429 for both limits alike; every 429 is taken as a full period), a clean one may grow.
     """
 
@@ -381,7 +375,6 @@ class AccountLimits:
         max_in_flight: int = ACCOUNT_MAX_IN_FLIGHT,
         rate_limit: int | None = ACCOUNT_RATE_LIMIT,
         period: float = ACCOUNT_RATE_LIMIT_PERIOD,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         _check_limits("an account limit", max_in_flight, rate_limit, period)
         self.max_in_flight = max_in_flight
@@ -392,8 +385,7 @@ class AccountLimits:
         """Throttled answers (429, 503) absorbed by the account in this process."""
         self.answers = AnswerWindow(period)
         self.window = ConcurrencyWindow(initial=INITIAL_CONCURRENCY, ceiling=max_in_flight, period=period)
-        self.pacer = Pacer(rate_limit, period, clock=clock)
-        self.share = AccountShare(rate_limit, period)
+        self.share = AccountShare(rate_limit, period, max_in_flight=max_in_flight)
         self.pause = RetryAfterPause()
 
     def wait(self, now: float, *, adaptive: bool) -> float:
@@ -405,7 +397,6 @@ class AccountLimits:
         ]
         if adaptive:
             waits += [
-                self.pacer.wait(now),  # first: it refills whatever else holds the request back
                 math.inf if self.in_flight >= self.window.concurrency else 0.0,
                 self.share.wait(self.answers, self.in_flight, now),
             ]
@@ -415,8 +406,7 @@ class AccountLimits:
         """A request started (after :meth:`wait` said 0)."""
         self.in_flight += 1
         if adaptive:
-            self.pacer.take(now)
-            self.window.started(now, self.in_flight, pace_has_room=self.pacer.has_room)
+            self.window.started(now, self.in_flight)
 
     def finish(self, slot: Slot, now: float) -> bool:
         """``slot``'s request is over: release its place and learn from its answer. True if it cut.
@@ -433,10 +423,10 @@ class AccountLimits:
             if slot.retry_after is not None:
                 self.pause.hold(now, slot.retry_after)
             if not self.window.may_cut(slot):
+                self.share.grow(slot, now, last_cut=self.window.last_cut)
                 return False
             self.window.cut(now)
-            self.share.cut(now, clean=self.answers.clean, concurrency=self.window.window)
-            self.pacer.calm_again(now)
+            self.share.cut(now, clean=self.answers.clean, floor=self.window.window, held=slot.held)
             return True
         if slot.clean:
             self.window.grow(slot, now)
@@ -462,7 +452,7 @@ class EndpointBudget:
     (:func:`rate_wait`, dated by the answer) and to a ``Retry-After`` it sent (without one, a 429
     holds it for the time one place takes to free: ``period / rate_limit``); adaptive requests
     also to an :class:`AccountShare` its throttles teach (a 429 leaves the part of the period we
-    had, for a period). No :class:`Pacer`: a poll asks how many pages it may read now
+    had, for a period). No pacing: a poll asks how many pages it may read now
     (:meth:`room`) and reads them at once; spread over the minute, 20 would make every poll wait.
     Without a ``rate_limit`` only a ``Retry-After`` holds its requests, but its throttles are
     still its own.
@@ -526,7 +516,7 @@ class EndpointBudget:
                 self.pause.hold(now, self.period / self.rate_limit)
             if slot.started <= self.last_cut:  # one round of 429s counts once
                 return False
-            self.share.cut(now, clean=self.answers.clean, concurrency=1.0)
+            self.share.cut(now, clean=self.answers.clean, floor=1.0)
             self.last_cut = now
             return True
         if slot.clean:
@@ -570,9 +560,7 @@ class AccountLimiter:
     ) -> None:
         self.name = name
         self.clock = clock
-        self.limits = AccountLimits(
-            max_in_flight=max_in_flight, rate_limit=rate_limit, period=period, clock=clock
-        )
+        self.limits = AccountLimits(max_in_flight=max_in_flight, rate_limit=rate_limit, period=period)
         self.message_list = EndpointBudget(
             name="message list", rate_limit=None, period=MESSAGE_LIST_RATE_LIMIT_PERIOD
         )
@@ -675,7 +663,7 @@ class HookLimiter:
     :param max_concurrency: the most of this hook's requests in flight at once.
     :param rate_limit: the most of this hook's requests per ``rate_limit_period``; None for none.
     :param rate_limit_period: the window of ``rate_limit``, in seconds.
-    :param adaptive: keep also to what the account learned (its window, pace and share); False
+    :param adaptive: keep also to what the account learned (its window and share); False
         keeps only the hook's ceilings and Plivo's hard limits (a ``Retry-After`` still holds).
     :param message_list_rate_limit: the most message list requests (``GET Message/``) Plivo
         allows the account per ``message_list_rate_limit_period``, shared by the process (see
@@ -792,7 +780,9 @@ class HookLimiter:
         self.account.limits.start(now, adaptive=self.adaptive)
         if budget is not None:
             budget.start()
-        return Slot(now, budget)
+        slot = Slot(now, budget)
+        slot.held = self.account.limits.in_flight
+        return slot
 
     def finish(self, slot: Slot, now: float) -> str | None:
         """Release ``slot``'s place and let the account learn from its answer; the line to log, if

@@ -109,7 +109,7 @@ def test_max_concurrency_of_the_operator_is_a_ceiling_and_hook_params_can_turn_a
 
     assert (ceiling.limiter.max_concurrency, ceiling.limiter.concurrency, ceiling.limiter.adaptive) == (
         40,
-        32,
+        INITIAL_CONCURRENCY,
         True,
     )
     assert (fixed.limiter.concurrency, fixed.limiter.rate, fixed.limiter.adaptive) == (100, 300, False)

@@ -20,6 +20,8 @@ from airflow_provider_plivo.sandbox import PlivoSandbox
 from airflow_provider_plivo.transport.core import Request
 from airflow_provider_plivo.transport.limiter import (
     INITIAL_CONCURRENCY,
+    SHARE_HEADROOM,
+    SLOW_ANSWER_FLOOR,
     AccountLimiter,
     AccountLimits,
     AccountShare,
@@ -27,7 +29,6 @@ from airflow_provider_plivo.transport.limiter import (
     BudgetSpent,
     ConcurrencyWindow,
     HookLimiter,
-    Pacer,
     RetryAfterPause,
     Slot,
     account_limiter,
@@ -162,63 +163,43 @@ def answered(started: float, status: int, retry_after: float | None = None) -> S
     return slot
 
 
-def test_a_window_grows_by_one_per_clean_answer_only_while_full_and_fast():
-    window = ConcurrencyWindow(initial=4, ceiling=6, period=5.0)
+def test_a_window_grows_by_two_per_round_trip_only_while_full_and_fast():
+    window = ConcurrencyWindow(initial=4, ceiling=10, period=5.0)
     for _ in range(4):
-        window.started(0.0, 4, pace_has_room=True)
+        window.started(0.0, 4)
     for _ in range(4):
         window.grow(answered(0.0, 200), 0.1)
-    assert window.concurrency == 6  # doubled, up to the ceiling
+    assert window.window == pytest.approx(6, abs=0.3)  # one round trip: two more, not a doubling
 
     window.grow(answered(0.5, 200), 0.6)  # not full since 0.5: no growth
-    assert window.concurrency == 6
+    assert window.concurrency == 5
 
 
-def test_a_window_steps_back_when_answers_come_slow_but_not_below_the_start():
-    window = ConcurrencyWindow(initial=4, ceiling=10, period=5.0)
-    window.window = 6.0
+def test_a_window_steps_back_when_answers_come_slow_below_the_start_down_to_a_floor():
+    window = ConcurrencyWindow(initial=20, ceiling=100, period=5.0)
     window.grow(answered(0.0, 200), 0.1)
     for n in range(20):
-        window.grow(answered(1.0 + n, 200), 2.0 + n)  # ten times the fastest round trip
+        window.grow(answered(0.2 + n * 0.01, 200), 1.0 + n * 0.01)  # eight times the fastest
+    assert window.concurrency == 10  # half a request per slow answer
 
-    assert window.concurrency == 4
+    for n in range(100):
+        window.grow(answered(2.0 + n * 0.01, 200), 3.0 + n * 0.01)
+    assert window.concurrency == SLOW_ANSWER_FLOOR == 8
 
 
-def test_a_window_halves_on_a_throttle_once_per_round_trip_then_grows_by_one_per_round_trip():
-    window = ConcurrencyWindow(initial=32, ceiling=100, period=5.0)
+def test_a_window_cuts_to_seven_tenths_once_per_round_trip_then_grows_by_one_per_round_trip():
+    window = ConcurrencyWindow(initial=20, ceiling=100, period=5.0)
     early = Slot(1.0)
     assert window.may_cut(early)
     window.cut(2.0)
-    assert window.concurrency == 16
+    assert window.concurrency == 14
     assert not window.may_cut(early)
     assert window.may_cut(Slot(2.5))
 
-    window.started(3.0, 16, pace_has_room=True)
-    for _ in range(16):
+    window.started(3.0, 14)
+    for _ in range(14):
         window.grow(answered(3.0, 200), 3.1)
-    assert window.window == pytest.approx(17, abs=0.05)  # one round trip's worth: about one more
-
-
-def test_a_pace_gives_a_sixth_at_once_then_the_rest_evenly_and_full_pace_after_a_calm_period():
-    clock = FakeClock()
-    pacer = Pacer(300, 5.0, clock=clock)
-    for _ in range(50):
-        assert pacer.wait(clock()) == 0
-        pacer.take(clock())
-    assert pacer.wait(clock()) == pytest.approx(1 / 50)  # 250 over the rest of the period: 50/s
-
-    clock.advance(5.0)  # a whole period without a throttle
-    assert pacer.pace(clock()) == 60
-    pacer.calm_again(clock())
-    assert pacer.pace(clock()) == 50
-
-
-def test_without_a_rate_limit_there_is_no_pace():
-    pacer = Pacer(None, 5.0, clock=FakeClock())
-    for _ in range(1000):
-        pacer.take(0.0)
-
-    assert pacer.wait(0.0) == 0
+    assert window.window == pytest.approx(15, abs=0.05)  # one round trip's worth: about one more
 
 
 def test_the_answer_window_dates_requests_by_their_answer_and_counts_those_in_flight():
@@ -237,7 +218,7 @@ def test_the_answer_window_dates_requests_by_their_answer_and_counts_those_in_fl
 def test_the_share_is_the_clean_answers_or_the_concurrency_holds_a_period_then_grows():
     share = AccountShare(300, 5.0)
     assert share.rate == 300
-    share.cut(10.0, clean=40, concurrency=16.0)
+    share.cut(10.0, clean=40, floor=16.0)
     assert share.rate == 40
     share.grow(answered(11.0, 200), 12.0, last_cut=10.0)  # held
     share.grow(answered(9.0, 200), 12.0, last_cut=10.0)  # out before the cut: the account took it
@@ -251,9 +232,20 @@ def test_the_share_is_the_clean_answers_or_the_concurrency_holds_a_period_then_g
     assert share.wait(answers, 40, 16.0) == 0
 
     unlimited = AccountShare(None, 5.0)
-    unlimited.cut(1.0, clean=3, concurrency=2.0)
+    unlimited.cut(1.0, clean=3, floor=2.0)
     unlimited.grow(answered(2.0, 200), 7.0, last_cut=1.0)
     assert unlimited.rate is None
+
+
+def test_the_share_is_at_least_our_part_of_the_requests_the_account_held_at_once():
+    share = AccountShare(300, 5.0, max_in_flight=100)
+    share.cut(1.0, clean=5, floor=14.0, held=18)  # 18 of ours out: 18 of 100 at once, 54 of 300
+    assert share.rate == int(18 * 3 * SHARE_HEADROOM) == 67
+    share.grow(answered(0.9, 429), 1.0, last_cut=1.0)  # another of that round refused: it held 17
+    assert share.rate == int(17 * 3 * SHARE_HEADROOM) == 63
+    for _ in range(70):  # clean answers of that round: what we had of the period is more
+        share.grow(answered(0.9, 200), 1.1, last_cut=1.0)
+    assert share.rate == 75
 
 
 def test_a_retry_after_pause_holds_until_the_latest_end():
@@ -266,7 +258,7 @@ def test_a_retry_after_pause_holds_until_the_latest_end():
 
 
 def test_the_account_keeps_to_plivos_hard_limits_for_fixed_requests_too():
-    limits = AccountLimits(clock=FakeClock())
+    limits = AccountLimits()
     for _ in range(ACCOUNT_MAX_IN_FLIGHT):
         assert limits.wait(0.0, adaptive=False) == 0
         limits.start(0.0, adaptive=False)
@@ -275,7 +267,7 @@ def test_the_account_keeps_to_plivos_hard_limits_for_fixed_requests_too():
         limits.finish(answered(0.0, 200), 1.0)
     for _ in range(ACCOUNT_RATE_LIMIT - ACCOUNT_MAX_IN_FLIGHT):
         limits.start(1.0, adaptive=False)
-        limits.finish(answered(1.0, 200), 1.0)
+        limits.finish(answered(1.0, 200), 2.0)
 
     assert limits.wait(2.0, adaptive=False) == pytest.approx(4.0)  # 300 answered since 1.0
     assert limits.window.concurrency == INITIAL_CONCURRENCY  # the fixed requests filled no window
@@ -320,16 +312,18 @@ def test_never_more_in_flight_or_per_period_than_the_ceilings_across_threads(ada
     assert most_in_any_period(starts, 0.05) <= 12
 
 
-def test_concurrency_starts_at_32_doubles_each_round_trip_and_stops_at_the_ceiling():
+def test_concurrency_starts_at_20_grows_two_per_round_trip_and_stops_at_the_ceiling():
     clock = FakeClock()
-    limits = view(clock, max_concurrency=80, rate_limit=None, account_rate=None)
-    assert limits.concurrency == INITIAL_CONCURRENCY == 32
+    limits = view(clock, max_concurrency=23, rate_limit=None, account_rate=None)
+    assert limits.concurrency == INITIAL_CONCURRENCY == 20
 
-    answer_at_once(limits, clock, [200] * 32)
-    assert limits.concurrency == 64
-    answer_at_once(limits, clock, [200] * 64)
-    assert limits.concurrency == 80
-    assert limits.account.limits.window.concurrency == 100  # the account grew to Plivo's limit
+    answer_at_once(limits, clock, [200] * 20)
+    assert limits.concurrency == 21  # 21.9: about two more per round trip, not a doubling
+    answer_at_once(limits, clock, [200] * 21)
+    assert limits.concurrency == 23  # the hook's own ceiling
+    for _ in range(40):
+        answer_at_once(limits, clock, [200] * 23)
+    assert limits.concurrency == 23
 
 
 def test_a_window_not_filled_does_not_grow():
@@ -338,22 +332,22 @@ def test_a_window_not_filled_does_not_grow():
     for _ in range(20):  # one request at a time, as a sensor polls
         answer_at_once(limits, clock, [200], out_for=0)
 
-    assert limits.concurrency == 32
+    assert limits.concurrency == INITIAL_CONCURRENCY
 
 
-def test_a_throttle_halves_the_concurrency_and_keeps_to_the_share_once_per_round_trip():
+def test_a_throttle_cuts_the_concurrency_and_keeps_to_the_share_once_per_round_trip():
     clock = FakeClock()
     limits = view(clock)
-    answer_at_once(limits, clock, [200] * 32)
+    answer_at_once(limits, clock, [200] * 20)
     late = [start(limits) for _ in range(3)]
     clock.advance(0.01)
-    answer_at_once(limits, clock, [429])  # the cut: the share is the 32 clean answers of the period
-    assert (limits.concurrency, limits.rate) == (32, 32)
+    answer_at_once(limits, clock, [429])  # the cut: the share is the 20 clean answers of the period
+    assert (limits.concurrency, limits.rate) == (15, 20)  # 21.9 x 0.7
     for slot in late:  # out before the cut: no second cut, and the one the account took counts
         slot.answered(200 if slot is late[0] else 429)
         limits.account.release(limits, slot)
 
-    assert (limits.concurrency, limits.rate, limits.throttles) == (32, 33, 3)
+    assert (limits.concurrency, limits.rate, limits.throttles) == (15, 21, 3)
 
 
 @pytest.mark.parametrize(("status", "retry_after"), [(503, None), (429, 0.0)])
@@ -364,7 +358,7 @@ def test_503_and_429_are_throttles(status, retry_after):
     with limits.slot() as slot:
         slot.answered(status, retry_after=retry_after)
 
-    assert (limits.concurrency, limits.rate, limits.throttles) == (16, 16, 1)
+    assert (limits.concurrency, limits.rate, limits.throttles) == (14, 14, 1)  # 20 x 0.7
 
 
 def test_a_retry_after_on_a_success_is_no_throttle():
@@ -373,7 +367,7 @@ def test_a_retry_after_on_a_success_is_no_throttle():
     with limits.slot() as slot:
         slot.answered(200, retry_after=0.0)
 
-    assert (limits.concurrency, limits.rate, limits.throttles) == (32, 300, 0)
+    assert (limits.concurrency, limits.rate, limits.throttles) == (20, 300, 0)
 
 
 @pytest.mark.parametrize("adaptive", [True, False])
@@ -406,11 +400,11 @@ def test_the_share_holds_for_a_period_then_grows_with_clean_answers():
     limits = view(clock, rate_limit=100, rate_limit_period=0.3, account_rate=100, account_period=0.3)
     answer_at_once(limits, clock, [200] * 5, out_for=0)
     answer_at_once(limits, clock, [429], out_for=0)
-    assert limits.rate == 16  # five clean answers, but at least the concurrency it keeps (32 / 2)
+    assert limits.rate == 14  # five clean answers, but at least the concurrency it keeps (20 x 0.7)
     clock.advance(0.3)  # the hold is over, and the five clean answers aged out
 
     answer_at_once(limits, clock, [200] * 4, out_for=0)
-    assert limits.rate == 20
+    assert limits.rate == 18
 
 
 def test_adaptive_off_keeps_the_fixed_limits():
@@ -438,22 +432,22 @@ def test_the_person_watching_reads_each_cut_and_where_the_hook_settled():
     clock = FakeClock()
     lines = Lines()
     limits = view(clock, log=lines)
-    answer_at_once(limits, clock, [200] * 32)
+    answer_at_once(limits, clock, [200] * 20)
     assert lines.lines == [
-        "Settled: at most 64 requests to Plivo in flight and 300 per 5 s; 0 throttled answers "
-        "(429, 503) absorbed; " + ACCOUNT_AT_START.format(64, 300, 0)
+        "Settled: at most 21 requests to Plivo in flight and 300 per 5 s; 0 throttled answers "
+        "(429, 503) absorbed; " + ACCOUNT_AT_START.format(21, 300, 0)
     ]
     answer_at_once(limits, clock, [200])  # nothing changed: nothing more to say
     answer_at_once(limits, clock, [200] * 3 + [429])
 
     assert len(lines.lines) == 2
     assert lines.lines[1].startswith(
-        "Plivo throttled a request (HTTP 429): at most 32 requests to Plivo in flight and 33 per 5 s; "
+        "Plivo throttled a request (HTTP 429): at most 15 requests to Plivo in flight and 21 per 5 s; "
         "1 throttled answers (429, 503) absorbed; the account in this process: "
     )
     assert limits.describe() == (
-        "at most 32 requests to Plivo in flight and 36 per 5 s; 1 throttled answers (429, 503) absorbed; "
-        + ACCOUNT_AT_START.format(32, 36, 1)
+        "at most 15 requests to Plivo in flight and 24 per 5 s; 1 throttled answers (429, 503) absorbed; "
+        + ACCOUNT_AT_START.format(15, 24, 1)
     )
 
 
@@ -475,7 +469,7 @@ def test_a_hook_without_a_rate_limit_gets_no_share_on_a_throttle():
     limits = view(clock, rate_limit=None, account_rate=None)
     answer_at_once(limits, clock, [429])
 
-    assert (limits.concurrency, limits.rate) == (16, None)
+    assert (limits.concurrency, limits.rate) == (14, None)
 
 
 def test_a_hook_without_a_rate_limit_of_its_own_keeps_to_the_accounts_share():
@@ -483,16 +477,16 @@ def test_a_hook_without_a_rate_limit_of_its_own_keeps_to_the_accounts_share():
     limits = view(clock, rate_limit=None)
     answer_at_once(limits, clock, [429])
 
-    assert (limits.concurrency, limits.rate) == (16, 16)
+    assert (limits.concurrency, limits.rate) == (14, 14)
 
 
 def test_a_fast_refusal_does_not_make_every_later_answer_look_slow():
     clock = FakeClock()
     limits = view(clock, rate_limit=None, account_rate=None)
     answer_at_once(limits, clock, [404], out_for=0)  # refused before its body was read
-    answer_at_once(limits, clock, [200] * 32, out_for=0.05)
+    answer_at_once(limits, clock, [200] * 20, out_for=0.05)
 
-    assert limits.concurrency == 64
+    assert limits.concurrency == 21
 
 
 def test_the_fastest_round_trip_is_the_last_periods():
@@ -500,13 +494,13 @@ def test_the_fastest_round_trip_is_the_last_periods():
     limits = view(clock, rate_limit=None, rate_limit_period=0.2, account_rate=None, account_period=0.2)
     answer_at_once(limits, clock, [200], out_for=0.001)
     clock.advance(0.25)  # that fast answer is older than a period: it says nothing of the queue now
-    answer_at_once(limits, clock, [200] * 32, out_for=0.05)
+    answer_at_once(limits, clock, [200] * 20, out_for=0.05)
 
-    assert limits.concurrency == 64
+    assert limits.concurrency == 21
 
 
 def test_alone_a_hook_keeps_to_the_full_rate_limit_not_less():
-    clock = FakeClock()  # 10 at once, then 100 per second, then 120 per second
+    clock = FakeClock()
     limits = view(clock, rate_limit=60, rate_limit_period=0.5, account_rate=60, account_period=0.5)
     starts = run_sequentially(limits, clock, 2.0)
 
@@ -549,12 +543,9 @@ def test_hooks_of_one_account_learn_from_each_others_answers():
     second = view(account=first.account, log=others)
     answer_at_once(first, clock, [200] * 4 + [429], out_for=0)
 
-    assert (second.concurrency, second.rate, second.throttles) == (
-        16,
-        20,
-        0,
-    )  # 16, and the 4 out before the cut
-    assert lines.lines[0].startswith("Plivo throttled a request (HTTP 429): at most 16")
+    # 20 x 0.7; 5 of ours were out at once: 5 of the account's 100, 18.75 of its 300 per 5 s
+    assert (second.concurrency, second.rate, second.throttles) == (14, 18, 0)
+    assert lines.lines[0].startswith("Plivo throttled a request (HTTP 429): at most 14")
     assert others.lines == []  # the cut is told where it happened
     assert "1 throttled answers" in second.describe()
 
@@ -894,7 +885,7 @@ def test_without_a_list_limit_the_list_has_no_budget_but_its_throttles_are_still
     with limits.slot(LIST) as slot:
         slot.answered(429)
 
-    assert (limits.concurrency, limits.rate, limits.account.limits.throttles) == (32, 300, 0)
+    assert (limits.concurrency, limits.rate, limits.account.limits.throttles) == (20, 300, 0)
     assert limits.message_list_room() is None
 
 
