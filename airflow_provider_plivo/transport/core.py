@@ -126,6 +126,12 @@ class Request:
         return f"{self.method} {self.path}"
 
     @property
+    def kind(self) -> str:
+        """What the request does, whatever it names: ``POST Media``, ``GET Message``. Round trips
+        are compared within a kind only, as an upload of ten files is rightly slower than a read."""
+        return f"{self.method.upper()} {self.path.strip('/').split('/')[0]}"
+
+    @property
     def message_list(self) -> bool:
         """Whether this is a request to Plivo's message list (``GET Message/``, not
         ``Message/{uuid}/`` nor ``Message/{uuid}/Media/``), which has a limit of its own besides

@@ -128,9 +128,11 @@ class BudgetSpent(PlivoError):
 class Slot:
     """One request's place; tell it Plivo's answer when it comes (no answer leaves it neutral)."""
 
-    def __init__(self, started: float, budget: EndpointBudget | None = None) -> None:
+    def __init__(self, started: float, budget: EndpointBudget | None = None, *, kind: str = "") -> None:
         self.started = started
         self.budget = budget
+        self.kind = kind
+        """What the request does (:attr:`Request.kind`): its round trip is judged among its kind's."""
         """The endpoint budget it also holds a place of (the message list's), if any."""
         self.status: int | None = None
         self.retry_after: float | None = None
@@ -182,12 +184,12 @@ class ConcurrencyWindow:
         self.window = float(self.initial)
         self.growth = GROWTH
         """Requests added per round trip: :data:`GROWTH` until the first throttle, then one."""
-        self.fastest: deque[tuple[float, float]] = deque()
-        """(when, round trip) of successful answers in the last period whose round trip no later
-        answer beat: the first is the fastest of the period (a sliding-window minimum)."""
-        self.round_trip = 0.0
-        """The round trip of successful answers, smoothed as TCP does (each answer weighs 1/8): one
-        fast answer among slow ones says nothing about the queue."""
+        self.fastest: dict[str, deque[tuple[float, float]]] = {}
+        """By request kind: (when, round trip) of successful answers in the last period whose round
+        trip no later answer beat: the first is the fastest of the period (a sliding-window minimum)."""
+        self.round_trip: dict[str, float] = {}
+        """By request kind: the round trip of successful answers, smoothed as TCP does (each answer
+        weighs 1/8): one fast answer among slow ones says nothing about the queue."""
         self.filled = -math.inf
         """When a request last took the last place: when the concurrency held the requests back."""
         self.last_cut = -math.inf
@@ -215,24 +217,27 @@ class ConcurrencyWindow:
         """A clean answer: more if it alone held the requests back while the answer was awaited
         and the answer came about as fast as ever; less, down to the start, if much slower."""
         if slot.status is not None and slot.status < 300:
-            self._time(now - slot.started, now)
-        fastest = self.fastest[0][1] if self.fastest else math.inf
-        if self.round_trip > SLOW_ANSWER * fastest:
+            self._time(slot.kind, now - slot.started, now)
+        fastest = self.fastest[slot.kind][0][1] if self.fastest.get(slot.kind) else math.inf
+        round_trip = self.round_trip.get(slot.kind, 0.0)
+        if round_trip > SLOW_ANSWER * fastest:
             self.window = max(min(float(SLOW_ANSWER_FLOOR), self.window), self.window - SLOW_ANSWER_STEP)
-        elif self.filled >= slot.started and self.round_trip <= FAST_ANSWER * fastest:
+        elif self.filled >= slot.started and round_trip <= FAST_ANSWER * fastest:
             self.window = min(float(self.ceiling), self.window + self.growth / self.window)
 
-    def _time(self, round_trip: float, now: float) -> None:
-        """Learn from a successful answer's round trip: the smoothed round trip, and the fastest
-        of the last period (older ones say nothing of the queue now)."""
-        self.round_trip += (round_trip - self.round_trip) * (
-            1.0 if self.round_trip == 0 else ROUND_TRIP_WEIGHT
+    def _time(self, kind: str, round_trip: float, now: float) -> None:
+        """Learn from a successful answer's round trip: its kind's smoothed round trip, and the
+        fastest of the last period (older ones say nothing of the queue now)."""
+        smoothed = self.round_trip.get(kind, 0.0)
+        self.round_trip[kind] = smoothed + (round_trip - smoothed) * (
+            1.0 if smoothed == 0 else ROUND_TRIP_WEIGHT
         )
-        while self.fastest and self.fastest[-1][1] >= round_trip:
-            self.fastest.pop()
-        self.fastest.append((now, round_trip))
-        while self.fastest[0][0] <= now - self.period:
-            self.fastest.popleft()
+        fastest = self.fastest.setdefault(kind, deque())
+        while fastest and fastest[-1][1] >= round_trip:
+            fastest.pop()
+        fastest.append((now, round_trip))
+        while fastest[0][0] <= now - self.period:
+            fastest.popleft()
 
 
 class AnswerWindow:
@@ -780,7 +785,7 @@ class HookLimiter:
         self.account.limits.start(now, adaptive=self.adaptive)
         if budget is not None:
             budget.start()
-        slot = Slot(now, budget)
+        slot = Slot(now, budget, kind=request.kind if request is not None else "")
         slot.held = self.account.limits.in_flight
         return slot
 

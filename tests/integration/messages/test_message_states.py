@@ -48,8 +48,8 @@ def test_a_throttled_list_is_answered_by_single_reads_and_uploads_keep_their_pac
     ours = list_reads(sandbox)[20:]
     assert [r.status for r in ours] == [429]  # not retried: single reads answered
     assert len(single_reads(sandbox)) == 21
-    assert (hook.limiter.concurrency, hook.limiter.rate) == (INITIAL_CONCURRENCY, 300)
-    assert hook.limiter.account.limits.throttles == 0
+    assert hook.limiter.rate == 300
+    assert hook.limiter.account.limits.throttles == 0  # concurrency may step back on slow answers, not cut
     assert hook.limiter.message_list_room() == 0  # the list waits for a place to free
 
     sandbox.api.latency = 0.5  # uploads out long enough to be seen together, even on a busy machine
