@@ -17,6 +17,7 @@ from airflow_provider_plivo._airflow.templating import rendered_message
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.limits import DEFAULT_MESSAGE_EXPIRY
+from airflow_provider_plivo.messages.compact import COMPACT_ABOVE, compact_messages, compact_uuids
 from airflow_provider_plivo.messages.pacing import checked_expiry, duration
 from airflow_provider_plivo.messages.rules import checked_message, destination_numbers
 from airflow_provider_plivo.messages.sender import SentMessages
@@ -48,7 +49,11 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
     XComs: ``return_value`` the UUIDs; ``messages`` who got which (``[{"number",
     "message_uuid"}]``, for downstream tasks and the sensor); ``invalid_numbers`` the numbers
     Plivo refused as invalid (also logged as a warning; the task still succeeds, as the others
-    were messaged).
+    were messaged). A send that messages more than 1,000 numbers pushes ``return_value`` and
+    ``messages`` as compact objects instead of lists (under 30 characters a number, see
+    :mod:`~airflow_provider_plivo.messages.compact`): the sensor takes them as they are, and
+    :func:`~airflow_provider_plivo.messages.delivery.sent_messages` reads them back in a
+    downstream task.
 
     **Sending speed.** Plivo dispatches an account's messages at its outbound MPS (the
     connection's extra ``mps``; at signup 5 SMS and 0.25 MMS a second) and queues the rest; a
@@ -131,7 +136,7 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
         self.message_params = message_params or {}
         self._use_plivo(plivo_conn_id, hook_params)
 
-    def execute(self, context: Context) -> list[str] | None:
+    def execute(self, context: Context) -> list[str] | dict[str, Any] | None:
         campaign = self._campaign(check_every_number=True)
         self.log.info(campaign.speed.describe(len(campaign.numbers), campaign.message_type))
         problem = campaign.speed.expiry_problem(len(campaign.numbers), campaign.message_type, campaign.expiry)
@@ -144,7 +149,7 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
             )
         return self._send_next_wave(context, campaign, resumed=False)
 
-    def execute_next_wave(self, context: Context, event: Any = None) -> list[str] | None:
+    def execute_next_wave(self, context: Context, event: Any = None) -> list[str] | dict[str, Any] | None:
         """Resume after the wait between two waves: Airflow calls it once the trigger fired."""
         return self._send_next_wave(context, self._campaign(check_every_number=False), resumed=True)
 
@@ -159,11 +164,14 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
         params = dict(self.message_params)
         if self.message_expiry is not None:
             params["message_expiry"] = self.message_expiry
-        numbers = destination_numbers(message.pop("dst"))
         with fail_fast():
-            payload, _ = checked_message(
-                **message, dst=numbers if check_every_number else numbers[:1], **params
-            )
+            dst = message.pop("dst")
+            if check_every_number:
+                # Every field at once, their types first: one error names every problem.
+                payload, numbers = checked_message(**message, dst=dst, **params)
+            else:
+                numbers = destination_numbers(dst)
+                payload, _ = checked_message(**message, dst=numbers[:1], **params)
             speed = self.hook.sending_speed
         message_type = str(payload.get("type", "sms"))
         expiry = self.message_expiry or DEFAULT_MESSAGE_EXPIRY
@@ -176,7 +184,9 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
             waves=speed.waves(len(numbers), message_type, expiry),
         )
 
-    def _send_next_wave(self, context: Context, campaign: _Campaign, *, resumed: bool) -> list[str] | None:
+    def _send_next_wave(
+        self, context: Context, campaign: _Campaign, *, resumed: bool
+    ) -> list[str] | dict[str, Any] | None:
         """Send the next wave of ``campaign`` (all of it when one wave is enough); then wait,
         deferred, for Plivo to dispatch it, or finish with the XComs of the whole campaign.
 
@@ -230,10 +240,12 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
                     self.log.info("%s; next wave in %s", line, _wait_text(speed, wait))
                     self._wait(wait)
         result = SentMessages([messages[number] for number in numbers if number in messages], invalid)
+        large = len(result) > COMPACT_ABOVE
         if self.do_xcom_push:
-            context["ti"].xcom_push(key="messages", value=result.messages)
+            records = compact_messages(result.messages) if large else result.messages
+            context["ti"].xcom_push(key="messages", value=records)
             context["ti"].xcom_push(key="invalid_numbers", value=result.invalid_numbers)
-        return list(result)
+        return compact_uuids(result) if large else list(result)
 
     def _wait(self, seconds: float) -> None:
         """Defer for ``seconds`` (no worker slot held), resuming in :meth:`execute_next_wave`."""
