@@ -24,7 +24,7 @@ from airflow_provider_plivo.messages.sender import SentMessages
 from airflow_provider_plivo.version_compat import task_state_store
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
     from airflow.sdk import Context
 
@@ -137,28 +137,34 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
         self._use_plivo(plivo_conn_id, hook_params)
 
     def execute(self, context: Context) -> list[str] | dict[str, Any] | None:
-        campaign = self._campaign(check_every_number=True)
+        store = task_state_store(context)
+        with fail_fast():
+            earlier = TaskStateSendLedger(store).progress() if store is not None else None
+        campaign = self._campaign(done=earlier.done if earlier else set())
         self.log.info(campaign.speed.describe(len(campaign.numbers), campaign.message_type))
         problem = campaign.speed.expiry_problem(len(campaign.numbers), campaign.message_type, campaign.expiry)
         if problem and not self.pacing:
             with fail_fast():
                 raise PlivoMessageValidationError([problem])
-        if task_state_store(context) is None:
+        if store is None:
             self.log.info(
                 "Airflow before 3.3 has no task state store: a retry of this task messages every number again"
             )
-        return self._send_next_wave(context, campaign, resumed=False)
+        return self._send_next_wave(context, campaign, resumed=False, earlier=earlier)
 
     def execute_next_wave(self, context: Context, event: Any = None) -> list[str] | dict[str, Any] | None:
         """Resume after the wait between two waves: Airflow calls it once the trigger fired."""
-        return self._send_next_wave(context, self._campaign(check_every_number=False), resumed=True)
+        return self._send_next_wave(context, self._campaign(done=None), resumed=True)
 
-    def _campaign(self, *, check_every_number: bool) -> _Campaign:
+    def _campaign(self, *, done: Collection[str] | None) -> _Campaign:
         """The checked message, its numbers and how Plivo will dispatch them.
 
-        :param check_every_number: check every number (before the first wave), or only the
-            message and the first number (on resuming: each wave's numbers are checked again
-            when sent, and checking 10,000 numbers takes seconds).
+        Checking 10,000 numbers takes about a second, so each is checked once: before the first
+        wave, every number but those in ``done``.
+
+        :param done: the numbers earlier tries messaged or Plivo refused (they were checked
+            then); None on resuming between waves, where only the message and the first number
+            are checked (each wave's numbers are when it is sent).
         """
         message = rendered_message(self)
         params = dict(self.message_params)
@@ -166,17 +172,19 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
             params["message_expiry"] = self.message_expiry
         with fail_fast():
             dst = message.pop("dst")
-            if check_every_number:
+            if done is not None and not done:
                 # Every field at once, their types first: one error names every problem.
                 payload, numbers = checked_message(**message, dst=dst, **params)
             else:
                 numbers = destination_numbers(dst)
-                payload, _ = checked_message(**message, dst=numbers[:1], **params)
+                unchecked = [number for number in numbers if number not in done] if done else []
+                payload, _ = checked_message(**message, dst=unchecked or numbers[:1], **params)
             speed = self.hook.sending_speed
         message_type = str(payload.get("type", "sms"))
         expiry = self.message_expiry or DEFAULT_MESSAGE_EXPIRY
         return _Campaign(
             message={**message, **params},
+            payload=payload if done is not None else None,
             numbers=numbers,
             message_type=message_type,
             speed=speed,
@@ -185,20 +193,26 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
         )
 
     def _send_next_wave(
-        self, context: Context, campaign: _Campaign, *, resumed: bool
+        self,
+        context: Context,
+        campaign: _Campaign,
+        *,
+        resumed: bool,
+        earlier: CampaignProgress | None = None,
     ) -> list[str] | dict[str, Any] | None:
         """Send the next wave of ``campaign`` (all of it when one wave is enough); then wait,
         deferred, for Plivo to dispatch it, or finish with the XComs of the whole campaign.
 
         :param resumed: this try already sent waves (before 3.3 they are in XComs of this try
             only: a try's start has none to read).
+        :param earlier: what the ledger says earlier tries did, when already read.
         """
         store = task_state_store(context)
         ledger = TaskStateSendLedger(store) if store is not None else None
         with fail_fast():
-            if ledger is not None:
+            if earlier is None and ledger is not None:
                 earlier = ledger.progress()
-            else:
+            elif earlier is None:
                 earlier = XComWaves(context["ti"]).progress() if resumed else CampaignProgress({}, [], [])
         speed, kind, numbers = campaign.speed, campaign.message_type, campaign.numbers
         paced = len(campaign.waves) > 1
@@ -216,7 +230,10 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
             with fail_fast():
                 # With a ledger, a number of the wave whose request's answer never came (a try
                 # that failed mid-wave) is looked up in Plivo's message list before it is sent.
-                sent = self.hook.send_message(**campaign.message, dst=wave, ledger=ledger)
+                if campaign.payload is not None:
+                    sent = self.hook.send_checked_message(campaign.payload, wave, ledger=ledger)
+                else:
+                    sent = self.hook.send_message(**campaign.message, dst=wave, ledger=ledger)
             # The queue is taken to start draining once the wave is answered: later than it does
             # (the checks and requests before took a moment), so the next wave waits a bit more.
             sent_at = time.time()
@@ -262,6 +279,10 @@ class _Campaign:
 
     message: dict[str, Any]
     """``send_message``'s arguments but ``dst``."""
+    payload: dict[str, Any] | None
+    """The checked body for every number still to send, so that a wave's numbers are not
+    checked twice; None on resuming, where only the first number was checked (the wave's are
+    when it is sent)."""
     numbers: list[str]
     """The unique destination numbers, in input order."""
     message_type: str

@@ -1,4 +1,8 @@
-"""Test DAG: a send that Airflow's ``execution_timeout`` (2 s) cuts short, retried until done."""
+"""Test DAG: a send that Airflow's ``execution_timeout`` cuts short, retried until done.
+
+4 s, not 2: each try first renders and checks the numbers it has left and reads and writes the
+task state store (about 100 ms a call through dag.test's API client, two calls a request
+before the first goes), and on this suite's shared machine that alone took up to 2 s a try."""
 
 from __future__ import annotations
 
@@ -13,16 +17,15 @@ with DAG(
     dag_id="plivo_timed_out_send_test",
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    render_template_as_native_obj=True,
     params={"dst": []},
-    default_args={"retries": 8, "retry_delay": timedelta(seconds=0)},
+    default_args={"retries": 20, "retry_delay": timedelta(seconds=0)},
 ) as dag:
     send = PlivoSendMessageOperator(
         task_id="send",
         src="+14155550100",
         dst="{{ params.dst }}",
         text="timed out send test",
-        execution_timeout=timedelta(seconds=2),
-        # Two requests at a time against a slow sandbox: the 10 requests cannot finish in 2 s.
+        execution_timeout=timedelta(seconds=4),
+        # Two requests at a time against a slow sandbox: the 10 requests need 7.5 s.
         hook_params={"max_concurrency": 2, "adaptive": False, "message_list_rate_limit": None},
     )

@@ -15,7 +15,7 @@ with DAG(
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     render_template_as_native_obj=True,
     params={"files": []},
-    default_args={"retries": 8, "retry_delay": timedelta(seconds=0)},
+    default_args={"retries": 20, "retry_delay": timedelta(seconds=0)},
 ) as dag:
     upload = PlivoMediaUploadOperator(
         task_id="upload",

@@ -207,3 +207,35 @@ def test_unicode_digits_fail_the_e164_check_by_name(number):
         f"dst number {number!r} is not in E.164 form: it holds digits other than 0-9 "
         "(Arabic-Indic, fullwidth...); write it with ASCII digits (e.g. +14155550101)"
     ]
+
+
+def test_a_number_without_a_country_code_is_a_problem_named_not_a_parse_error():
+    assert problems(dst=["+99912345678", "+14155550101"]) == [
+        "dst number +99912345678 does not start with a country code (e.g. +1, +44)"
+    ]
+
+
+def test_north_american_numbers_read_without_parsing_are_what_phonenumbers_parses():
+    import random
+
+    import phonenumbers
+
+    from airflow_provider_plivo.messages.rules import number_problem
+
+    rng = random.Random(20)
+    numbers = [f"+1{rng.randrange(2_000_000_000, 10_000_000_000)}" for _ in range(3_000)]
+
+    def parsed_problem(number: str, *, is_mms: bool) -> str | None:
+        parsed = phonenumbers.parse(number)
+        if not phonenumbers.is_valid_number(parsed):
+            return f"dst number {number} is not a valid North American number (area code or exchange)"
+        if is_mms and phonenumbers.region_code_for_number(parsed) not in ("US", "CA"):
+            return f"dst number {number}: Plivo sends MMS only to the US and Canada (+1)"
+        return None
+
+    for is_mms in (False, True):
+        verdicts = [number_problem(n, is_mms=is_mms) for n in numbers]
+        assert verdicts == [parsed_problem(n, is_mms=is_mms) for n in numbers]
+        # Both kinds were compared:
+        assert None in verdicts
+        assert any(verdicts)
