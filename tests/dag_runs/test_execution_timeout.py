@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(
 STARTED_LATE = 0.25
 """How long after the timeout a request may still reach the sandbox and count as started before
 it: the moment it left the worker and the moment it arrived differ by the loopback's hop, and the
-sandbox's 1.5 s latency puts the next round of requests a second or more after the timeout."""
+sandbox's latency (1.5 s, 2 s) puts the next round of requests a second or more after it."""
 
 
 class Timeline:
@@ -74,7 +74,7 @@ def test_execution_timeout_stops_a_10000_number_send_and_the_retries_message_eac
 ):
     from airflow_provider_plivo.operators.message import PlivoSendMessageOperator
 
-    sandbox = plivo_sandbox_factory(latency_ms=1500)
+    sandbox = plivo_sandbox_factory(latency_ms=2000)
     timeline = Timeline(monkeypatch, sandbox, PlivoSendMessageOperator)
     numbers = [f"+1415555{i:04d}" for i in range(10_000)]
 
@@ -94,7 +94,7 @@ def test_execution_timeout_stops_a_10000_number_send_and_the_retries_message_eac
     )
     waits = [end - fired for fired, end in zip(timeline.timeouts, timeline.ended, strict=False)]
     report_figure(
-        f"execution_timeout=4s on a 10,000-number send (1.5 s latency, 2 at a time): "
+        f"execution_timeout=6s on a 10,000-number send (2 s latency, 2 at a time): "
         f"{len(timeline.tries)} tries; each try ended {', '.join(f'{w:.2f}' for w in waits)} s after its "
         "timeout; every number messaged once"
     )
