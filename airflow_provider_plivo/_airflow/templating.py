@@ -9,7 +9,7 @@ from typing import Any
 
 from airflow_provider_plivo.media.sources import is_object_storage_path
 
-__all__ = ["media_entries", "rendered_message", "string_list"]
+__all__ = ["media_entries", "rendered_list", "rendered_message", "string_list"]
 
 
 def string_list(value: Any, *, argument: str) -> list[str]:
@@ -20,14 +20,9 @@ def string_list(value: Any, *, argument: str) -> list[str]:
     A list that templating rendered as a string, ``"['a', 'b']"``, is read back as that list.
     Anything else says which ``argument`` was wrong and, for lists, at which positions.
     """
-    if isinstance(value, (str, os.PathLike)):
-        text = os.fspath(value)
-        if not (text.startswith("[") and text.endswith("]")):
-            return [text]
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            return [text]
+    value = rendered_list(value)
+    if isinstance(value, str):
+        return [value]
     if value is None or not isinstance(value, Iterable) or isinstance(value, (bytes, dict)):
         raise TypeError(
             f"{argument} must be a string or a list of strings, got {type(value).__name__}: {value!r}"
@@ -39,16 +34,32 @@ def string_list(value: Any, *, argument: str) -> list[str]:
     return [os.fspath(item) for item in items]
 
 
+def rendered_list(value: Any) -> Any:
+    """``value`` with a list that templating rendered as a string, ``"['a', 'b']"``, read back
+    as that list, and a path as its string; anything else as it is."""
+    if not isinstance(value, (str, os.PathLike)):
+        return value
+    text = os.fspath(value)
+    if not (text.startswith("[") and text.endswith("]")):
+        return text
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
 def rendered_message(source: Any) -> dict[str, Any]:
     """The ``send_message`` arguments of a rendered operator or notifier (``source``): its
-    templated ``dst``, ``media_ids`` and ``media_urls`` as lists, an empty ``src`` or ``text`` as
-    None."""
+    templated ``dst``, ``media_ids`` and ``media_urls`` read back as lists where templating made
+    them text, an empty ``src`` or ``text`` as None. Their types are the message rules' to judge
+    (:func:`~airflow_provider_plivo.messages.rules.field_problems`), with every other field's
+    problems in one error."""
     return {
-        "src": source.src or None,
-        "dst": string_list(source.dst, argument="dst"),
-        "text": source.text or None,
-        "media_ids": string_list(source.media_ids or [], argument="media_ids"),
-        "media_urls": string_list(source.media_urls or [], argument="media_urls"),
+        "src": source.src if source.src != "" else None,
+        "dst": rendered_list(source.dst),
+        "text": source.text if source.text != "" else None,
+        "media_ids": rendered_list(source.media_ids) or None,
+        "media_urls": rendered_list(source.media_urls) or None,
         "powerpack_uuid": source.powerpack_uuid,
     }
 

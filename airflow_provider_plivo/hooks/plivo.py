@@ -389,12 +389,28 @@ class PlivoHook(BaseHook):
         ``ledger`` (for notifiers, which keep none)."""
         return await client.run(self._send_plan(message))
 
+    def send_checked_message(
+        self, payload: Mapping[str, Any], numbers: Sequence[str], *, ledger: SendLedger | None = None
+    ) -> SentMessages:
+        """:meth:`send_message` of a body that
+        :func:`~airflow_provider_plivo.messages.rules.checked_message` made for ``numbers`` (or
+        more): the operator checks every number once, before its first wave, and 10,000
+        numbers take over a second to check, time a short ``execution_timeout`` cannot spare
+        twice. The 5 MB of the message are checked here."""
+        return self.client.run(self._checked_send_plan(payload, numbers, ledger))
+
     def _send_plan(self, message: dict[str, Any], ledger: SendLedger | None = None) -> Plan[SentMessages]:
         from airflow_provider_plivo.messages.rules import checked_message
+
+        payload, numbers = checked_message(**message)
+        return self._checked_send_plan(payload, numbers, ledger)
+
+    def _checked_send_plan(
+        self, payload: Mapping[str, Any], numbers: Sequence[str], ledger: SendLedger | None
+    ) -> Plan[SentMessages]:
         from airflow_provider_plivo.messages.sender import send_plan
         from airflow_provider_plivo.messages.size import size_checked
 
-        payload, numbers = checked_message(**message)
         return size_checked(payload, send_plan(payload, numbers, log=self.log, ledger=ledger))
 
     def get_message(self, message_uuid: str) -> dict[str, Any]:

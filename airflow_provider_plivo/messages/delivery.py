@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_plivo.limits import NO_DELIVERY_REPORT_REGIONS
+from airflow_provider_plivo.messages.compact import is_compact, message_pairs
 from airflow_provider_plivo.messages.rules import as_e164
 
 if TYPE_CHECKING:
@@ -100,23 +101,21 @@ def done_states(number: str) -> tuple[str, ...]:
 
 def sent_messages(value: Any, *, argument: str = "message_uuids") -> dict[str, str | None]:
     """The messages to watch, ``{message_uuid: number messaged or None}``, from what a sensor was
-    given: a UUID, a list of UUIDs, or the send operator's ``messages`` records
-    (``[{"number", "message_uuid"}]``) as they are; any of them also as the JSON or Python text
-    that templating may render them to.
+    given: a UUID, a list of UUIDs, the send operator's ``messages`` records
+    (``[{"number", "message_uuid"}]``) as they are, or the compact object a send to more than
+    1,000 numbers pushes instead of either list (:mod:`~airflow_provider_plivo.messages.compact`);
+    any of them also as the JSON or Python text that templating may render them to.
 
-    :raises TypeError: naming ``argument`` and the position of each entry that is neither.
+    :raises TypeError: naming ``argument`` and the position of each entry that is neither, or
+        why a compact object does not read back.
     """
     if isinstance(value, (str, os.PathLike)):
-        text = os.fspath(value).strip()
-        if not text.startswith("["):
-            return {text: None}
+        value = _read_text(os.fspath(value).strip())
+    if is_compact(value):
         try:
-            value = json.loads(text)
-        except ValueError:
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                return {text: None}
+            return dict(message_pairs(value))
+        except ValueError as err:
+            raise TypeError(f"{argument}: {err}") from None
     if isinstance(value, Mapping) and "message_uuid" in value:
         value = [value]
     if not isinstance(value, Iterable) or isinstance(value, (bytes, Mapping)):
@@ -140,6 +139,20 @@ def sent_messages(value: Any, *, argument: str = "message_uuids") -> dict[str, s
             f"not one: {', '.join(bad)}"
         )
     return messages
+
+
+def _read_text(text: str) -> Any:
+    """What a sensor's argument rendered as text holds: the list or object it was rendered from
+    (JSON, or Python's repr of it), else one UUID (a list of one)."""
+    if text.startswith(("[", "{")):
+        try:
+            return json.loads(text)
+        except ValueError:
+            try:
+                return ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                pass
+    return [text]
 
 
 def plivo_error(message: Mapping[str, Any]) -> str:

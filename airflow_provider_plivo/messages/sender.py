@@ -198,10 +198,7 @@ def send_plan(
     if batches:
         started = time.monotonic()
         sent = sent_identity(payload)
-        keys = [
-            ledger.record_start(batch, utc_now(), sent=sent) if ledger else n
-            for n, batch in enumerate(batches)
-        ]
+        keys = _record_starts(ledger, batches, sent) if ledger is not None else list(range(len(batches)))
         unpaired: dict[int, Pairing] = {}
         unconfirmed = 0
 
@@ -267,6 +264,24 @@ def send_plan(
         log.warning("Plivo refused %s: %s", counted(len(invalid), "invalid number"), ", ".join(invalid))
     # In the caller's order, whether a message was sent now or recovered from an earlier try.
     return SentMessages([messages[number] for number in wanted if number in messages], invalid)
+
+
+def _record_starts(
+    ledger: SendLedger, batches: Sequence[Sequence[str]], sent: Mapping[str, Any]
+) -> list[int]:
+    """Record that each of ``batches`` is about to go; their ledger keys."""
+    keys: list[int] = []
+    try:
+        for batch in batches:
+            keys.append(ledger.record_start(batch, utc_now(), sent=sent))
+    except BaseException:
+        # Interrupted (Airflow's timeout) before any of them went: recorded as answered with
+        # nobody messaged, so that the next try sends them instead of searching Plivo's message
+        # list for messages that were never sent.
+        for key in keys:
+            ledger.record_answer(key, [], [])
+        raise
+    return keys
 
 
 def _who_got_which(uuids: Sequence[str]) -> Plan[list[MessageRecord]]:

@@ -17,13 +17,14 @@ from airflow_provider_plivo._airflow.templating import rendered_message
 from airflow_provider_plivo.exceptions import PlivoMessageValidationError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.limits import DEFAULT_MESSAGE_EXPIRY
+from airflow_provider_plivo.messages.compact import COMPACT_ABOVE, compact_messages, compact_uuids
 from airflow_provider_plivo.messages.pacing import checked_expiry, duration
 from airflow_provider_plivo.messages.rules import checked_message, destination_numbers
 from airflow_provider_plivo.messages.sender import SentMessages
 from airflow_provider_plivo.version_compat import task_state_store
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Sequence
 
     from airflow.sdk import Context
 
@@ -48,7 +49,11 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
     XComs: ``return_value`` the UUIDs; ``messages`` who got which (``[{"number",
     "message_uuid"}]``, for downstream tasks and the sensor); ``invalid_numbers`` the numbers
     Plivo refused as invalid (also logged as a warning; the task still succeeds, as the others
-    were messaged).
+    were messaged). A send that messages more than 1,000 numbers pushes ``return_value`` and
+    ``messages`` as compact objects instead of lists (under 30 characters a number, see
+    :mod:`~airflow_provider_plivo.messages.compact`): the sensor takes them as they are, and
+    :func:`~airflow_provider_plivo.messages.delivery.sent_messages` reads them back in a
+    downstream task.
 
     **Sending speed.** Plivo dispatches an account's messages at its outbound MPS (the
     connection's extra ``mps``; at signup 5 SMS and 0.25 MMS a second) and queues the rest; a
@@ -131,44 +136,55 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
         self.message_params = message_params or {}
         self._use_plivo(plivo_conn_id, hook_params)
 
-    def execute(self, context: Context) -> list[str] | None:
-        campaign = self._campaign(check_every_number=True)
+    def execute(self, context: Context) -> list[str] | dict[str, Any] | None:
+        store = task_state_store(context)
+        with fail_fast():
+            earlier = TaskStateSendLedger(store).progress() if store is not None else None
+        campaign = self._campaign(done=earlier.done if earlier else set())
         self.log.info(campaign.speed.describe(len(campaign.numbers), campaign.message_type))
         problem = campaign.speed.expiry_problem(len(campaign.numbers), campaign.message_type, campaign.expiry)
         if problem and not self.pacing:
             with fail_fast():
                 raise PlivoMessageValidationError([problem])
-        if task_state_store(context) is None:
+        if store is None:
             self.log.info(
                 "Airflow before 3.3 has no task state store: a retry of this task messages every number again"
             )
-        return self._send_next_wave(context, campaign, resumed=False)
+        return self._send_next_wave(context, campaign, resumed=False, earlier=earlier)
 
-    def execute_next_wave(self, context: Context, event: Any = None) -> list[str] | None:
+    def execute_next_wave(self, context: Context, event: Any = None) -> list[str] | dict[str, Any] | None:
         """Resume after the wait between two waves: Airflow calls it once the trigger fired."""
-        return self._send_next_wave(context, self._campaign(check_every_number=False), resumed=True)
+        return self._send_next_wave(context, self._campaign(done=None), resumed=True)
 
-    def _campaign(self, *, check_every_number: bool) -> _Campaign:
+    def _campaign(self, *, done: Collection[str] | None) -> _Campaign:
         """The checked message, its numbers and how Plivo will dispatch them.
 
-        :param check_every_number: check every number (before the first wave), or only the
-            message and the first number (on resuming: each wave's numbers are checked again
-            when sent, and checking 10,000 numbers takes seconds).
+        Checking 10,000 numbers takes about a second, so each is checked once: before the first
+        wave, every number but those in ``done``.
+
+        :param done: the numbers earlier tries messaged or Plivo refused (they were checked
+            then); None on resuming between waves, where only the message and the first number
+            are checked (each wave's numbers are when it is sent).
         """
         message = rendered_message(self)
         params = dict(self.message_params)
         if self.message_expiry is not None:
             params["message_expiry"] = self.message_expiry
-        numbers = destination_numbers(message.pop("dst"))
         with fail_fast():
-            payload, _ = checked_message(
-                **message, dst=numbers if check_every_number else numbers[:1], **params
-            )
+            dst = message.pop("dst")
+            if done is not None and not done:
+                # Every field at once, their types first: one error names every problem.
+                payload, numbers = checked_message(**message, dst=dst, **params)
+            else:
+                numbers = destination_numbers(dst)
+                unchecked = [number for number in numbers if number not in done] if done else []
+                payload, _ = checked_message(**message, dst=unchecked or numbers[:1], **params)
             speed = self.hook.sending_speed
         message_type = str(payload.get("type", "sms"))
         expiry = self.message_expiry or DEFAULT_MESSAGE_EXPIRY
         return _Campaign(
             message={**message, **params},
+            payload=payload if done is not None else None,
             numbers=numbers,
             message_type=message_type,
             speed=speed,
@@ -176,19 +192,27 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
             waves=speed.waves(len(numbers), message_type, expiry),
         )
 
-    def _send_next_wave(self, context: Context, campaign: _Campaign, *, resumed: bool) -> list[str] | None:
+    def _send_next_wave(
+        self,
+        context: Context,
+        campaign: _Campaign,
+        *,
+        resumed: bool,
+        earlier: CampaignProgress | None = None,
+    ) -> list[str] | dict[str, Any] | None:
         """Send the next wave of ``campaign`` (all of it when one wave is enough); then wait,
         deferred, for Plivo to dispatch it, or finish with the XComs of the whole campaign.
 
         :param resumed: this try already sent waves (before 3.3 they are in XComs of this try
             only: a try's start has none to read).
+        :param earlier: what the ledger says earlier tries did, when already read.
         """
         store = task_state_store(context)
         ledger = TaskStateSendLedger(store) if store is not None else None
         with fail_fast():
-            if ledger is not None:
+            if earlier is None and ledger is not None:
                 earlier = ledger.progress()
-            else:
+            elif earlier is None:
                 earlier = XComWaves(context["ti"]).progress() if resumed else CampaignProgress({}, [], [])
         speed, kind, numbers = campaign.speed, campaign.message_type, campaign.numbers
         paced = len(campaign.waves) > 1
@@ -206,7 +230,10 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
             with fail_fast():
                 # With a ledger, a number of the wave whose request's answer never came (a try
                 # that failed mid-wave) is looked up in Plivo's message list before it is sent.
-                sent = self.hook.send_message(**campaign.message, dst=wave, ledger=ledger)
+                if campaign.payload is not None:
+                    sent = self.hook.send_checked_message(campaign.payload, wave, ledger=ledger)
+                else:
+                    sent = self.hook.send_message(**campaign.message, dst=wave, ledger=ledger)
             # The queue is taken to start draining once the wave is answered: later than it does
             # (the checks and requests before took a moment), so the next wave waits a bit more.
             sent_at = time.time()
@@ -230,10 +257,12 @@ class PlivoSendMessageOperator(PlivoTask, BaseOperator):
                     self.log.info("%s; next wave in %s", line, _wait_text(speed, wait))
                     self._wait(wait)
         result = SentMessages([messages[number] for number in numbers if number in messages], invalid)
+        large = len(result) > COMPACT_ABOVE
         if self.do_xcom_push:
-            context["ti"].xcom_push(key="messages", value=result.messages)
+            records = compact_messages(result.messages) if large else result.messages
+            context["ti"].xcom_push(key="messages", value=records)
             context["ti"].xcom_push(key="invalid_numbers", value=result.invalid_numbers)
-        return list(result)
+        return compact_uuids(result) if large else list(result)
 
     def _wait(self, seconds: float) -> None:
         """Defer for ``seconds`` (no worker slot held), resuming in :meth:`execute_next_wave`."""
@@ -250,6 +279,10 @@ class _Campaign:
 
     message: dict[str, Any]
     """``send_message``'s arguments but ``dst``."""
+    payload: dict[str, Any] | None
+    """The checked body for every number still to send, so that a wave's numbers are not
+    checked twice; None on resuming, where only the first number was checked (the wave's are
+    when it is sent)."""
     numbers: list[str]
     """The unique destination numbers, in input order."""
     message_type: str

@@ -145,9 +145,11 @@ class PlivoClient(ClientBase):
 
         def report(n: int, outcome: Outcome) -> None:
             outcomes[n] = outcome
-            reported.add(n)
             if batch.on_outcome is not None:
                 batch.on_outcome(n, outcome)
+            # Only once told: an interrupt while the caller records it (a send's ledger writes)
+            # has it told again below, not lost.
+            reported.add(n)
 
         try:
             for future in as_completed(futures):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -114,6 +115,24 @@ def test_invalid_message_is_refused_before_sending(plivo_sandbox):
     with pytest.raises(PlivoMessageValidationError, match=r"not in E\.164 form"):
         hook().send_message(src=SRC, dst=["4155550101"], text="hi")
 
+    assert plivo_sandbox.requests == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"dst": 14155550101}, "dst must be a string or a list of strings"),
+        ({"dst": None}, "dst is required"),
+        ({"dst": [["+14155550101"]]}, "dst must hold only strings; not strings: #0 is list"),
+        ({"dst": {"+14155550101": 1}}, "got dict"),
+        ({"dst": DST, "media_ids": [1, 2]}, "media IDs are the strings an upload returns"),
+    ],
+)
+def test_fields_of_the_wrong_type_are_refused_by_name_before_sending(plivo_sandbox, fields, named):
+    with pytest.raises(PlivoMessageValidationError, match=re.escape(named)) as raised:
+        hook().send_message(**{"src": SRC, "text": "hi", **fields})
+
+    assert "6 hours" not in str(raised.value)
     assert plivo_sandbox.requests == []
 
 

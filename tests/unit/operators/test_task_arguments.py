@@ -121,3 +121,27 @@ def test_message_expiry_is_taken_from_message_params_too_but_not_twice() -> None
             message_expiry=60,
             message_params={"message_expiry": 60},
         )
+
+
+def test_the_send_operator_reports_every_bad_field_in_one_error_before_anything_is_made() -> None:
+    from airflow_provider_plivo.exceptions import PlivoMessageValidationError
+    from airflow_provider_plivo.version_compat import AirflowFailException
+
+    # As rendering may leave them (a native template, a DAG author's slip): not the types declared.
+    wrong: dict[str, Any] = {"src": 14155550100, "dst": [14155550101, ["+14155550102"]], "media_ids": [1, 2]}
+    operator = PlivoSendMessageOperator(task_id="send", text="x" * 1601, **wrong)
+
+    with pytest.raises(AirflowFailException) as raised:
+        operator.execute(cast("Context", {}))
+
+    cause = raised.value.__cause__
+    assert isinstance(cause, PlivoMessageValidationError)
+    assert [problem.split(";")[0].split(",")[0] for problem in cause.problems] == [
+        "dst must hold only strings",
+        "media_ids must hold only strings",
+        "src must be a string",
+        "text is 1",
+    ]
+    assert "TypeError" not in str(raised.value)
+    # Checked before the hook (and its connection) was even made: nothing was sent.
+    assert "hook" not in operator.__dict__
