@@ -180,7 +180,8 @@ SHARED_HOOK = """
 
     resource.setrlimit(resource.RLIMIT_NOFILE, ({limit}, {limit}))
     hook = PlivoHook()
-    paths = json.loads({paths!r})
+    with open({paths!r}) as batches:
+        paths = json.load(batches)
     outcomes = []
 
     def upload(batch):
@@ -203,7 +204,10 @@ def test_a_hook_shared_by_8_threads_uploads_1600_files_under_a_256_descriptor_li
 ):
     batches = [make_media(200, folder=tmp_path / f"batch{n}", size=64) for n in range(8)]
 
-    result = run_child(SHARED_HOOK.format(limit=256, paths=json.dumps(batches)))
+    listed = tmp_path / "batches.json"
+    listed.write_text(json.dumps(batches))
+
+    result = run_child(SHARED_HOOK.format(limit=256, paths=str(listed)))
 
     assert result["outcomes"] == [200] * 8
     assert len(plivo_sandbox.media) == 1_600
