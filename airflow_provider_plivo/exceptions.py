@@ -21,6 +21,7 @@ __all__ = [
     "PlivoConnectionError",
     "PlivoError",
     "PlivoInterruptedError",
+    "PlivoMediaFileBusyError",
     "PlivoMediaFileChangedError",
     "PlivoMediaFileError",
     "PlivoMediaObjectError",
@@ -79,7 +80,16 @@ class PlivoInterruptedError(PlivoTransientError):
 
 
 class PlivoResponseError(PlivoTransientError):
-    """Plivo answered, but not with the JSON its API documents (an HTML error page, a cut body)."""
+    """Plivo answered, but not with the JSON its API documents (an HTML error page, a cut body).
+
+    Usually transient; ``retryable`` is False where the same answer would come again, or where
+    taking it would be wrong whatever came next (an answer over the size limit, media objects
+    that cannot be paired with the files sent).
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class PlivoAPIError(PlivoError):
@@ -229,6 +239,12 @@ class PlivoMediaSourceError(PlivoMediaFileError, OSError):
         return (
             f"{self.source} (connection {self.conn_id})" if self.conn_id else f"{self.source} (no connection)"
         )
+
+
+class PlivoMediaFileBusyError(PlivoMediaFileError, PlivoTransientError):
+    """A media file could not be opened for now: the process or the system is out of file
+    descriptors or memory (EMFILE, ENFILE, ENOMEM, EAGAIN). Transient: nothing is wrong with the
+    file, and a later attempt, once other uploads have closed theirs, may well open it."""
 
 
 class PlivoMediaFileChangedError(PlivoMediaFileError):

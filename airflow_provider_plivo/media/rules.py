@@ -73,6 +73,10 @@ def media_file_problem(file: MediaFile, *, max_file_size: int = MAX_MEDIA_FILE_S
 
     :raises PlivoMediaSourceError: its object store could not say (access denied, unreachable...).
     """
+    if "\0" in file.source:
+        # No file name can hold one: os.stat would raise a bare ValueError, hiding every other
+        # file's problem; repr shows where the NUL is.
+        return f"{file.source!r}: the path holds a NUL byte, which no file name can"
     ext = os.path.splitext(file.name)[1]
     if ext.lower() not in UPLOAD_MEDIA_TYPES:
         accepted = ", ".join(UPLOAD_MEDIA_TYPES)
@@ -88,6 +92,8 @@ def media_file_problem(file: MediaFile, *, max_file_size: int = MAX_MEDIA_FILE_S
         return f"{file.source}: no such file"
     except PlivoMediaSourceError:
         raise
+    except PermissionError:
+        return f"{file.source}: permission denied (the worker may not read it or a folder on its path)"
     except OSError as err:
         return f"{file.source}: cannot be read ({err.strerror or err})"
     if not info.is_file:

@@ -12,7 +12,6 @@ import queue
 import threading
 import time
 from collections import deque
-from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, Protocol, TypeVar
@@ -28,6 +27,7 @@ from airflow_provider_plivo.exceptions import (
 from airflow_provider_plivo.media.multipart import MediaBody
 from airflow_provider_plivo.media.reconcile import InDoubt, reconcile_uploads
 from airflow_provider_plivo.media.rules import media_content_type, validate_media_files
+from airflow_provider_plivo.media.sources import first_spellings
 from airflow_provider_plivo.progress import count_reasons, counted
 from airflow_provider_plivo.transport.clock import utc_now
 from airflow_provider_plivo.transport.core import Request, excerpt, is_transient
@@ -132,11 +132,16 @@ class MediaUploader:
         in input order (a file listed twice is uploaded once). See :meth:`PlivoHook.upload_media`."""
         paths = [file.source for file in media]
         by_source = {file.source: file for file in reversed(media)}
-        unique = list(dict.fromkeys(paths))
+        # One file by any spelling is uploaded once, under the first spelling; each gets its record.
+        same = first_spellings(media)
+        unique = list(dict.fromkeys(same.values()))
         validate_media_files([by_source[path] for path in unique], max_file_size=self.max_file_size)
-        reused = dict(already_uploaded or {})
         earlier = ledger.earlier() if ledger is not None else EarlierUploads({}, [])
-        reused.update(earlier.records)
+        reused = {
+            same[path]: record
+            for path, record in {**(already_uploaded or {}), **earlier.records}.items()
+            if path in same
+        }
         records: dict[str, MediaRecord] = {path: reused[path] for path in unique if path in reused}
         pending = [by_source[path] for path in unique if path not in records]
         if records:
@@ -204,9 +209,11 @@ class MediaUploader:
             ledger.flush()  # what reconciliation found, so that no later try searches again
         if failures:
             raise PlivoMediaUploadError(
-                failures, uploaded=[records[p] for p in paths if p in records], retryable=progress.retryable
+                failures,
+                uploaded=[{**records[same[p]], "file": p} for p in paths if same[p] in records],
+                retryable=progress.retryable,
             )
-        return [{**records[path], "file": path} for path in paths]
+        return [{**records[same[path]], "file": path} for path in paths]
 
     def _run_chunks(
         self,
@@ -364,7 +371,7 @@ class MediaUploader:
                     self.log.warning("%s; sending the other files of %s without it", err, label)
                     changed[err.source] = err.reason
             failed: dict[str, str] = {}
-            for file, obj in zip(remaining, objects, strict=True):
+            for file, obj in _paired(remaining, objects):
                 if obj.get("status", "success") == "success" and obj.get("media_id"):
                     uploaded[file.source] = media_record(file.source, obj, file_name=file.name)
                 else:
@@ -387,16 +394,19 @@ class MediaUploader:
         return _ChunkResult(uploaded, changed, retryable=False)
 
     def _post_media(self, files: list[MediaFile]) -> list[dict[str, Any]]:
-        """One upload attempt for ``files`` (no retry); return Plivo's objects, one per file, in order.
+        """One upload attempt for ``files`` (no retry); return Plivo's objects, one per file.
 
-        The body is streamed from the open files with a Content-Length, so memory does not grow
-        with file size times concurrency; the files close as soon as the request is answered.
+        The body is streamed from the files with a Content-Length, so memory does not grow with
+        file size times concurrency; each file is opened only as its part is sent (once the
+        request has its place) and closed at its part's end, or when the request fails.
         """
-        with ExitStack() as stack:
-            body = MediaBody([(file.name, stack.enter_context(closing(file.open()))) for file in files])
+        body = MediaBody(files)
+        try:
             answer = self.client.request(
                 Request("POST", "Media/", data=body, headers={"Content-Type": body.content_type})
             )
+        finally:
+            body.close()
         objects = answer.get("objects")
         if not isinstance(objects, list) or len(objects) != len(files):
             count = len(objects) if isinstance(objects, list) else "no"
@@ -407,14 +417,52 @@ class MediaUploader:
         return objects
 
 
+def _paired(files: list[MediaFile], objects: list[Any]) -> list[tuple[MediaFile, dict[str, Any]]]:
+    """Each file sent with the media object Plivo answered for it.
+
+    Plivo answers in the order the parts went (no document says otherwise), but an object that
+    names its ``file_name`` is paired by that name: an answer in another order must not give
+    ``a.jpg`` the media ID of ``b.jpg``. An object without a name takes its place in the order.
+
+    :raises PlivoResponseError: (not retryable: no retry can fix a server that mispairs) an
+        object names a file not sent, two objects name one file, or names sent twice in the
+        chunk come back in another order; nothing of the chunk is then recorded.
+    """
+    sent = [file.name for file in files]
+    names = [obj.get("file_name") if isinstance(obj, dict) else None for obj in objects]
+    if not all(isinstance(obj, dict) for obj in objects):
+        raise PlivoResponseError(
+            f"Plivo answered an upload with media objects that are not objects: {objects!r:.200}"
+        )
+    if all(name in (None, "", sent[n]) for n, name in enumerate(names)):
+        return list(zip(files, objects, strict=True))
+    unknown = sorted({str(name) for name in names if name and name not in sent})
+    twice = sorted({str(name) for name in names if name and names.count(name) > 1})
+    ambiguous = sorted({name for name in sent if sent.count(name) > 1})
+    if unknown or twice or ambiguous:
+        problems = [
+            *(f"{name!r} was not sent" for name in unknown),
+            *(f"{name!r} is named by more than one object" for name in twice),
+            *(f"{name!r} was sent more than once, and the answer's order differs" for name in ambiguous),
+        ]
+        raise PlivoResponseError(
+            "Plivo's answer to an upload of " + ", ".join(f.source for f in files) + " cannot be paired "
+            "with the files sent (" + "; ".join(problems) + "): none of them is recorded as uploaded",
+            retryable=False,
+        )
+    by_name = {name: obj for name, obj in zip(names, objects, strict=True) if name}
+    unnamed = iter(obj for name, obj in zip(names, objects, strict=True) if not name)
+    return [(file, by_name[file.name] if file.name in by_name else next(unnamed)) for file in files]
+
+
 class _Dispatcher(Generic[T]):
     """Runs ``calls`` in ``pool`` as room allows, and as far as they are cleared to go; the
     thread of a call that finishes starts the next, so no call waits for the caller's thread.
 
-    A call starts only while fewer than ``room()`` are unfinished: a chunk opens its files
-    before its request waits for a place, so a pool of chunks all waiting would hold ten open
-    files each, as many as the pool has threads. And only once :meth:`clear` let it: the caller
-    records the intent of a wave before any of it goes.
+    A call starts only while fewer than ``room()`` are unfinished: a chunk started is a chunk
+    the next try may have to look for, so none starts that could only wait for the limiter's
+    place. And only once :meth:`clear` let it: the caller records the intent of a wave before
+    any of it goes.
     """
 
     def __init__(

@@ -136,7 +136,7 @@ class PlivoMediaUploadOperator(PlivoTask, BaseOperator):
                 for namespace, name in dict.fromkeys(file.dataset() for file in files)
             ],
             outputs=[
-                Dataset(namespace=f"plivo://{plivo}", name=f"{self.hook.auth_id}/Media/{record['media_id']}")
-                for record in records
+                Dataset(namespace=f"plivo://{plivo}", name=f"{self.hook.auth_id}/Media/{media_id}")
+                for media_id in dict.fromkeys(record["media_id"] for record in records)
             ],
         )

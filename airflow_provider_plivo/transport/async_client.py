@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_plivo.exceptions import PlivoError
 from airflow_provider_plivo.transport.core import (
+    ACCEPT_ENCODING,
+    ANSWER_READ_SIZE,
     USER_AGENT,
     ClientBase,
     Concurrent,
@@ -50,7 +52,11 @@ class AsyncPlivoClient(ClientBase):
         super().__init__(account, **settings)
         self.session = httpx.AsyncClient(
             auth=(account.auth_id, account.auth_token),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            headers={
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
             limits=httpx.Limits(max_connections=self.pool_size),
             verify=_tls_context(),
         )
@@ -91,9 +97,15 @@ class AsyncPlivoClient(ClientBase):
 
         self._check_running(request)
         try:
-            async with self.limiter.aslot(request) if self.limiter else nullcontext() as slot:
-                response = await self.session.request(**self._http_arguments(request), content=request.data)
+            # Read raw: the core decodes and bounds the body (MAX_ANSWER_BYTES).
+            async with (
+                self.limiter.aslot(request) if self.limiter else nullcontext() as slot,
+                self.session.stream(**self._http_arguments(request), content=request.data) as response,
+            ):
                 tell(slot, response.status_code, response.headers)
+                reader = self._reader(request, response.headers)
+                async for data in response.aiter_raw(ANSWER_READ_SIZE):
+                    reader.feed(data)
         except httpx.ConnectTimeout as err:
             raise self._failed(request, "connect-timeout", err) from err
         except httpx.PoolTimeout as err:
@@ -105,7 +117,7 @@ class AsyncPlivoClient(ClientBase):
         except httpx.TransportError as err:
             raise self._failed(request, "broken", err, err) from err
         return self._answer(
-            request, response.status_code, response.reason_phrase, response.headers, response.content
+            request, response.status_code, response.reason_phrase, response.headers, reader.body()
         )
 
     async def _outcome(self, request: Request) -> Outcome:

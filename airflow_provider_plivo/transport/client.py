@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow_provider_plivo.exceptions import PlivoError
 from airflow_provider_plivo.transport.core import (
+    ACCEPT_ENCODING,
+    ANSWER_READ_SIZE,
     UPLOAD_BLOCK_SIZE,
     USER_AGENT,
     ClientBase,
@@ -102,26 +104,32 @@ class PlivoClient(ClientBase):
     def request(self, request: Request) -> dict[str, Any]:
         """One attempt (no retry); every failure becomes a classified :class:`PlivoError`."""
         import requests
-        from urllib3.exceptions import NewConnectionError
+        from urllib3.exceptions import HTTPError, NewConnectionError, ReadTimeoutError
 
         self._check_running(request)
         try:
             with self.limiter.slot(request) if self.limiter else nullcontext() as slot:
                 self._check_running(request)  # it may have waited for its place while stopping
-                response = self.session.request(**self._http_arguments(request), data=request.data)
-                tell(slot, response.status_code, response.headers)
+                # Streamed, and read raw: the core decodes and bounds the body (MAX_ANSWER_BYTES).
+                with self.session.request(
+                    **self._http_arguments(request), data=request.data, stream=True
+                ) as response:
+                    tell(slot, response.status_code, response.headers)
+                    reader = self._reader(request, response.headers)
+                    for data in response.raw.stream(ANSWER_READ_SIZE, decode_content=False):
+                        reader.feed(data)
         except requests.ConnectTimeout as err:
             raise self._failed(request, "connect-timeout", err) from err
-        except requests.Timeout as err:
+        except (requests.Timeout, ReadTimeoutError) as err:
             raise self._failed(request, "read-timeout", err) from err
         except requests.ConnectionError as err:
             reason = getattr(err.args[0], "reason", err.args[0]) if err.args else err
             raise self._failed(
                 request, "connect" if isinstance(reason, NewConnectionError) else "broken", err, reason
             ) from err
-        return self._answer(
-            request, response.status_code, response.reason, response.headers, response.content
-        )
+        except HTTPError as err:  # the body was cut (a reset, an incomplete chunk)
+            raise self._failed(request, "broken", err, err) from err
+        return self._answer(request, response.status_code, response.reason, response.headers, reader.body())
 
     def _outcome(self, request: Request) -> Outcome:
         try:
@@ -189,6 +197,7 @@ def _session(account: PlivoAccount, pool_size: int) -> requests.Session:
     session.auth = (account.auth_id, account.auth_token)
     session.headers["User-Agent"] = USER_AGENT
     session.headers["Accept"] = "application/json"
+    session.headers["Accept-Encoding"] = ACCEPT_ENCODING
     # requests would read the proxy and CA bundle variables again for every request: a scan of
     # the whole environment, a fifth of a small upload's CPU. Every request goes to one origin,
     # so they are read once, here.

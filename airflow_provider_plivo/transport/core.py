@@ -46,9 +46,13 @@ if TYPE_CHECKING:
     from airflow_provider_plivo.transport.account import PlivoAccount
 
 __all__ = [
+    "ACCEPT_ENCODING",
+    "ANSWER_READ_SIZE",
+    "MAX_ANSWER_BYTES",
     "RETRY_AFTER_MAX",
     "UPLOAD_BLOCK_SIZE",
     "USER_AGENT",
+    "AnswerReader",
     "ClientBase",
     "Concurrent",
     "Limits",
@@ -84,12 +88,25 @@ UPLOAD_BLOCK_SIZE = 256 * 1024
 """Bytes sent per socket write of a streamed upload. urllib3's default of 16 KiB made 2 MB
 files upload slower than the SDK's in-memory bodies; 256 KiB costs 2.5 MiB at 10 in flight."""
 
+MAX_ANSWER_BYTES = 8 * 1024 * 1024
+"""The most bytes of one answer read, decoded: Plivo's largest answers (a page of 20 messages, an
+upload of 10 files) are a few KB, and an answer of a server gone wrong (or a gzip bomb: 292 KB
+that decode to 300 MB) must not take the worker's memory with it."""
+
+ACCEPT_ENCODING = "gzip, deflate"
+"""The encodings both drivers ask for, and :class:`AnswerReader` decodes (a bounded decode,
+which neither HTTP library's own decoder is)."""
+
+ANSWER_READ_SIZE = 64 * 1024
+"""Bytes taken from the connection, and decoded, at a time."""
+
 _BODY_EXCERPT_CHARS = 200
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Worth retrying: the same request may well succeed later."""
-    return isinstance(exc, PlivoTransientError)
+    """Worth retrying: the same request may well succeed later (a transient kind of error that
+    does not say otherwise of itself)."""
+    return isinstance(exc, PlivoTransientError) and getattr(exc, "retryable", True) is not False
 
 
 def send_is_safe_to_retry(exc: BaseException) -> bool:
@@ -289,6 +306,73 @@ def scrub(text: str, secrets: Sequence[str] = ()) -> str:
     return _BASIC_CREDENTIALS.sub("Basic ***", text)
 
 
+class AnswerReader:
+    """An answer's body as it arrives, decoded here (``Content-Encoding`` gzip or deflate) at most
+    :data:`ANSWER_READ_SIZE` at a time, and at most ``limit`` bytes in all: both drivers hand it
+    the raw bytes, so that memory stays bounded by the limit whatever the body decodes to.
+
+    :raises PlivoResponseError: (not retryable: the same answer would come again) the body is
+        larger than ``limit``, or in an encoding not asked for, or not valid in its own.
+    """
+
+    def __init__(self, endpoint: str, content_encoding: str | None, *, limit: int = MAX_ANSWER_BYTES) -> None:
+        import zlib
+
+        self.endpoint = endpoint
+        self.limit = limit
+        self._parts: list[bytes] = []
+        self._size = 0
+        encoding = (content_encoding or "identity").strip().lower()
+        if encoding not in ("identity", "gzip", "x-gzip", "deflate"):
+            raise PlivoResponseError(
+                f"{endpoint}: Plivo answered in the encoding {encoding!r}, which was not asked for",
+                retryable=False,
+            )
+        # 32 + MAX_WBITS reads a gzip or zlib header alike; a raw deflate stream (some servers'
+        # "deflate") is tried when that fails on the first bytes.
+        self._raw_deflate = encoding == "deflate"
+        self._decoder = None if encoding == "identity" else zlib.decompressobj(32 + zlib.MAX_WBITS)
+        self._started = False
+
+    def feed(self, data: bytes) -> None:
+        """Take the next raw bytes of the body."""
+        import zlib
+
+        if self._decoder is None:
+            self._take(data)
+            return
+        try:
+            while data:
+                piece = self._decoder.decompress(data, ANSWER_READ_SIZE)
+                self._started = True
+                self._take(piece)
+                data = self._decoder.unconsumed_tail
+        except zlib.error as err:
+            if self._raw_deflate and not self._started:
+                self._raw_deflate = False
+                self._decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+                self.feed(data)
+                return
+            raise PlivoResponseError(f"{self.endpoint}: Plivo's answer could not be decoded ({err})") from err
+
+    def body(self) -> bytes:
+        """The whole decoded body, once every raw byte was fed."""
+        if self._decoder is not None:
+            self._take(self._decoder.flush())
+        return b"".join(self._parts)
+
+    def _take(self, piece: bytes) -> None:
+        self._size += len(piece)
+        if self._size > self.limit:
+            self._parts.clear()
+            raise PlivoResponseError(
+                f"{self.endpoint}: Plivo's answer is larger than {self.limit:,} bytes (decoded), "
+                "more than any answer of its API; it was not read further",
+                retryable=False,
+            )
+        self._parts.append(piece)
+
+
 def parse_response(
     *,
     status: int,
@@ -480,11 +564,15 @@ class ClientBase:
             request.endpoint, self.account.base_url, self._timeout(request), stage=stage, detail=text
         )
 
+    def _reader(self, request: Request, headers: Mapping[str, str]) -> AnswerReader:
+        """Where a driver puts the raw body of ``request``'s answer; told its headers first."""
+        if request.on_headers is not None:
+            request.on_headers(headers)
+        return AnswerReader(request.endpoint, headers.get("Content-Encoding"))
+
     def _answer(
         self, request: Request, status: int, reason: str | None, headers: Mapping[str, str], body: bytes
     ) -> dict[str, Any]:
-        if request.on_headers is not None:
-            request.on_headers(headers)
         # JSON is UTF-8 (RFC 8259)
         return parse_response(
             status=status,

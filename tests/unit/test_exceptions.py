@@ -35,6 +35,7 @@ EXAMPLES = [
     errors.PlivoMediaFileError("a.jpg", "no such file"),
     errors.PlivoMediaSourceError("s3://bucket/a.jpg", "access denied (Forbidden)", conn_id="aws_media"),
     errors.PlivoMediaFileChangedError("a.jpg", "deleted after validation"),
+    errors.PlivoMediaFileBusyError("a.jpg", "could not be opened for now (Too many open files)"),
     errors.PlivoReconciliationError(
         "cannot tell whether 1 number got it", numbers={"+14155550101": "2 messages could be ours"}
     ),

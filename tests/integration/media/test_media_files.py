@@ -6,6 +6,7 @@ never a short or long part. (The same for S3 objects: test_object_storage.py.)
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.media.multipart import MediaBody
 from airflow_provider_plivo.media.rules import validate_media_files
 from airflow_provider_plivo.media.sources import expand_media_entries, media_file
+from tests.support.hangs import never_blocked
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -96,6 +98,29 @@ def validated(tmp_path: Path, size: int = 1_234) -> tuple[Path, MediaFile]:
     return path, file
 
 
+def _fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def _rewritten(path: Path, data: bytes) -> None:
+    """``path`` written again in place, a millisecond after validation (the file system's clock
+    may not have ticked yet in a test this quick: the time is set as a later write would)."""
+    before = path.stat()
+    path.write_bytes(data)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+
+
+def _renamed_over(path: Path, data: bytes) -> None:
+    """Another file of the same size and modification time renamed over ``path``: only its inode
+    tells it apart."""
+    before = path.stat()
+    other = path.with_name("other")
+    other.write_bytes(data)
+    os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
+    other.replace(path)
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [
@@ -105,15 +130,28 @@ def validated(tmp_path: Path, size: int = 1_234) -> tuple[Path, MediaFile]:
             lambda path: path.write_bytes(b"x" * 1_300),
             "grew after validation: now 1,300 bytes, validated as 1,234",
         ),
-        (lambda path: (path.unlink(), path.mkdir()), "could not be read: IsADirectoryError"),
+        (lambda path: (path.unlink(), path.mkdir()), "not a regular file (now a folder, after validation)"),
+        (_fifo, "not a regular file (now a FIFO, after validation)"),
+        (lambda path: (path.unlink(), path.symlink_to("/dev/zero")), "not a regular file (now a character"),
+        (lambda path: _rewritten(path, b"y" * 1_234), "replaced or rewritten after validation"),
+        (lambda path: _renamed_over(path, b"z" * 1_234), "replaced or rewritten after validation"),
     ],
-    ids=["deleted", "emptied", "grew", "replaced by a folder"],
+    ids=[
+        "deleted",
+        "emptied",
+        "grew",
+        "replaced by a folder",
+        "replaced by a FIFO",
+        "replaced by a device",
+        "rewritten, same size",
+        "renamed over, same size and time",
+    ],
 )
 def test_a_file_changed_between_validation_and_open_is_not_opened(tmp_path, change, reason):
     path, file = validated(tmp_path)
 
     change(path)
-    with pytest.raises(PlivoMediaFileChangedError) as raised:
+    with never_blocked(), pytest.raises(PlivoMediaFileChangedError) as raised:
         file.open()
 
     assert raised.value.reason.startswith(reason)
@@ -168,11 +206,11 @@ def test_an_unchanged_file_streams_exactly_its_validated_bytes_and_counts_down(t
 
 def test_a_change_during_an_upload_reaches_the_caller_unwrapped_by_requests(tmp_path, plivo_sandbox):
     path, file = validated(tmp_path)
-    body = MediaBody([(file.name, file.open())])
+    body = MediaBody([file])
     assert len(body) > 1_234
 
     path.write_bytes(b"")
-    with pytest.raises(PlivoMediaFileChangedError, match="shrank after validation: ended after 0 of 1,234"):
+    with pytest.raises(PlivoMediaFileChangedError, match="shrank after validation: now 0 bytes"):
         requests.post(
             f"{plivo_sandbox.url}/v1/Account/{plivo_sandbox.auth_id}/Media/",
             data=body,
@@ -190,9 +228,49 @@ def test_upload_bodies_frame_every_name_and_byte_and_declare_their_length(tmp_pa
     files = [media_file(str(tmp_path / name)) for name in names]
     validate_media_files(files)
 
-    body = MediaBody([(file.name, file.open()) for file in files])
+    body = MediaBody(files)
     assert len(b"".join(body)) == len(body)
     records = PlivoHook().upload_media([str(tmp_path / name) for name in names])
 
     assert [record["file_name"] for record in records] == names
     assert [requests.get(str(record["media_url"]), timeout=5).content for record in records] == contents
+
+
+def test_one_file_by_five_spellings_is_uploaded_once_and_each_gets_its_record(
+    tmp_path, monkeypatch, plivo_sandbox
+):
+    (tmp_path / "sub").mkdir()
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"one photo")
+    (tmp_path / "link.jpg").symlink_to(photo)
+    (tmp_path / "other.jpg").write_bytes(b"another photo")
+    monkeypatch.chdir(tmp_path)
+    spellings = [
+        "photo.jpg",
+        str(photo),
+        str(tmp_path / "link.jpg"),
+        f"file://{photo}",
+        f"{tmp_path}/sub/../photo.jpg",
+        "./other.jpg",
+        "./sub/../photo.jpg",
+    ]
+
+    records = PlivoHook().upload_media(spellings)
+
+    assert [record["file"] for record in records] == spellings
+    assert len({record["media_id"] for record in records}) == 2
+    assert {r["media_id"] for r in records if r["file"] != "./other.jpg"} == {records[0]["media_id"]}
+    assert sorted(media.data for media in plivo_sandbox.media.values()) == [b"another photo", b"one photo"]
+
+
+def test_a_same_size_rewrite_while_the_file_streams_stops_the_part_before_its_last_block(tmp_path):
+    path, file = validated(tmp_path)
+    stream = file.open()
+    first = stream.read(1_000)
+
+    _rewritten(path, b"r" * 1_234)
+    with pytest.raises(PlivoMediaFileChangedError, match="replaced or rewritten after validation"):
+        stream.read(1_000)
+    stream.close()
+
+    assert len(first) == 1_000

@@ -261,6 +261,7 @@ def test_an_upload_task_globbing_an_unreachable_store_fails_without_a_request(pl
         ("delete", "deleted after validation"),
         ("shrink", "shrank after validation: now 10 bytes, validated as 1,000"),
         ("grow", "grew after validation: now 2,000 bytes, validated as 1,000"),
+        ("replace", "replaced after validation (its ETag changed)"),
     ],
 )
 def test_an_object_changed_after_validation_is_not_sent(s3, change, reason):
@@ -272,7 +273,7 @@ def test_an_object_changed_after_validation_is_not_sent(s3, change, reason):
     if change == "delete":
         s3.client.delete_object(Bucket="mms", Key=key)
     else:
-        s3.put(key, b"w" * (10 if change == "shrink" else 2_000))
+        s3.put(key, b"w" * {"shrink": 10, "grow": 2_000, "replace": 1_000}[change])
     with pytest.raises(PlivoMediaFileChangedError) as raised:
         file.open()
 

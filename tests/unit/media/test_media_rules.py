@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
+import io
 import os
 from typing import TYPE_CHECKING
 
 import pytest
 
-from airflow_provider_plivo.exceptions import PlivoMediaValidationError
+from airflow_provider_plivo.exceptions import (
+    PlivoMediaFileBusyError,
+    PlivoMediaFileChangedError,
+    PlivoMediaValidationError,
+)
 from airflow_provider_plivo.limits import MAX_MEDIA_FILE_SIZE
 from airflow_provider_plivo.media.rules import media_content_type, validate_media_files
+from airflow_provider_plivo.media.sources import MediaStream, media_file
+from airflow_provider_plivo.transport.core import is_transient
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -141,3 +150,56 @@ def test_types_plivo_sends_but_does_not_take_as_uploads_are_refused_by_name(tmp_
         f"{bad}: type {os.path.splitext(name)[1]!r} is not accepted by Plivo's media upload "
         f"(accepted: {ACCEPTED}); MMS can still carry it from a server of your own with media_urls"
     ]
+
+
+@pytest.mark.parametrize("code", [errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN])
+def test_running_out_of_descriptors_or_memory_on_open_is_transient(tmp_path, monkeypatch, code):
+    (tmp_path / "a.jpg").write_bytes(b"jpeg")
+    file = media_file(str(tmp_path / "a.jpg"))
+    file.info()
+
+    def out_of_resources(*args: object) -> int:
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "open", out_of_resources)
+    with pytest.raises(
+        PlivoMediaFileBusyError, match=rf"a\.jpg: could not be opened for now \({os.strerror(code)}"
+    ) as raised:
+        file.open()
+    assert is_transient(raised.value)
+
+
+def test_other_open_errors_stay_permanent(tmp_path, monkeypatch):
+    (tmp_path / "a.jpg").write_bytes(b"jpeg")
+    file = media_file(str(tmp_path / "a.jpg"))
+    file.info()
+
+    def refused(*args: object) -> int:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(PlivoMediaFileChangedError) as raised:
+        file.open()
+    assert not is_transient(raised.value)
+
+
+def test_bytes_that_do_not_match_the_etag_they_were_validated_with_stop_before_the_last_block():
+    data = b"the bytes streamed" * 10
+    validated = hashlib.md5(b"the bytes validated", usedforsecurity=False).hexdigest()
+    stream = MediaStream(io.BytesIO(data), "s3://mms/a.jpg", len(data), md5=validated)
+
+    first = stream.read(100)
+    with pytest.raises(
+        PlivoMediaFileChangedError,
+        match=r"^s3://mms/a\.jpg: changed after validation: its bytes no longer match its ETag",
+    ):
+        stream.read(100)
+
+    assert first == data[:100]
+    same = MediaStream(
+        io.BytesIO(data),
+        "s3://mms/a.jpg",
+        len(data),
+        md5=hashlib.md5(data, usedforsecurity=False).hexdigest(),
+    )
+    assert same.read() == data

@@ -16,9 +16,11 @@ from airflow_provider_plivo.exceptions import (
     PlivoRetryableAPIError,
 )
 from airflow_provider_plivo.transport.core import (
+    AnswerReader,
     Pages,
     Request,
     RetryPolicy,
+    is_transient,
     paged,
     parse_response,
     retry_after_seconds,
@@ -146,3 +148,54 @@ def test_an_error_thrown_into_a_plan_can_be_handled_there():
 )
 def test_only_get_message_list_takes_from_the_message_lists_budget(method, path, is_list):
     assert Request(method, path).message_list is is_list
+
+
+def encoded(data: bytes, encoding: str) -> bytes:
+    import zlib
+
+    wbits = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS, "raw deflate": -zlib.MAX_WBITS}[encoding]
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    return packer.compress(data) + packer.flush()
+
+
+@pytest.mark.parametrize(
+    ("header", "encoding"),
+    [(None, None), ("gzip", "gzip"), ("deflate", "deflate"), ("deflate", "raw deflate"), (" GZIP ", "gzip")],
+)
+def test_answers_are_decoded_by_the_core_in_pieces_as_they_arrive(header, encoding):
+    data = b'{"objects": [' + b'{"media_id": "m"},' * 5_000 + b"{}]}"
+    raw = data if encoding is None else encoded(data, encoding)
+    reader = AnswerReader("GET Media/", header)
+
+    for start in range(0, len(raw), 1_000):
+        reader.feed(raw[start : start + 1_000])
+
+    assert reader.body() == data
+
+
+@pytest.mark.parametrize("encoding", [None, "gzip"])
+def test_an_answer_over_the_limit_is_refused_for_good_however_it_is_encoded(encoding):
+    reader = AnswerReader("GET Media/", encoding, limit=1_000)
+    body = bytes(1_001)
+
+    with pytest.raises(
+        PlivoResponseError, match=r"GET Media/: Plivo's answer is larger than 1,000 bytes"
+    ) as raised:
+        reader.feed(body if encoding is None else encoded(body, "gzip"))
+
+    assert not is_transient(raised.value)
+    AnswerReader("GET Media/", encoding, limit=1_000).feed(
+        bytes(1_000) if encoding is None else encoded(bytes(1_000), "gzip")
+    )
+
+
+def test_an_encoding_not_asked_for_or_a_broken_one_is_named():
+    with pytest.raises(PlivoResponseError, match="in the encoding 'br', which was not asked for"):
+        AnswerReader("GET Media/", "br")
+    with pytest.raises(PlivoResponseError, match="could not be decoded"):
+        AnswerReader("GET Media/", "gzip").feed(b"not gzip at all")
+
+
+def test_a_response_error_can_say_it_is_not_worth_retrying():
+    assert is_transient(PlivoResponseError("cut body"))
+    assert not is_transient(PlivoResponseError("mispaired", retryable=False))
