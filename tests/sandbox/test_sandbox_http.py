@@ -221,6 +221,14 @@ def test_cli_cuts_off_a_trickling_request_at_its_request_deadline(sandbox_cli):
     assert time.monotonic() - started < 8  # cut off, not left to trickle on
 
 
+def test_the_control_paths_answer_without_the_apis_latency():
+    with PlivoSandbox(latency_ms=30_000) as sandbox:
+        stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=5)
+        reset = requests.post(f"{sandbox.url}/_sandbox/stats/reset", timeout=5)
+
+    assert (stats.status_code, reset.status_code) == (200, 200)
+
+
 def test_cli_listens_on_8765_by_default_clear_of_airflows_8080():
     result = subprocess.run(
         [os.path.join(os.path.dirname(sys.executable), "plivo-sandbox"), "--help"],
