@@ -116,6 +116,8 @@ class TaskStateSendLedger:
     def record_answer(
         self, key: int, messages: Sequence[MessageRecord], invalid_numbers: Sequence[str]
     ) -> None:
+        if key not in self._pending:  # told again after an interrupt that came once it was written
+            return
         pairs = [[message["number"], message["message_uuid"]] for message in messages]
         parts = [pairs[i : i + PAIRS_PER_PART] for i in range(0, len(pairs), PAIRS_PER_PART)]
         for number, part in enumerate(parts):
@@ -123,8 +125,10 @@ class TaskStateSendLedger:
         # Written last: a request counts as answered only once every part of its answer is stored.
         self._set(
             _REQUEST_KEY.format(key),
-            {**self._pending.pop(key), "parts": len(parts), "invalid_numbers": list(invalid_numbers)},
+            {**self._pending[key], "parts": len(parts), "invalid_numbers": list(invalid_numbers)},
         )
+        # Forgotten only once written: an interrupt mid-write has the answer told again.
+        del self._pending[key]
 
     def _set(self, key: str, value: Any) -> None:
         self._store.set(key, value, retention=SEND_RETENTION)

@@ -9,7 +9,6 @@ memory; the first test in a real DAG run), as a retried Airflow task does.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from datetime import timedelta
@@ -23,6 +22,7 @@ from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.messages.sender import RECONCILE_MARGIN
 from airflow_provider_plivo.version_compat import has_task_state_store
 from tests.support.dag_runs import task_states, xcom_value
+from tests.support.stores import MemoryStore
 
 if TYPE_CHECKING:
     from airflow_provider_plivo.sandbox import PlivoSandbox, SandboxRequest
@@ -30,19 +30,6 @@ if TYPE_CHECKING:
 SRC = "+14155550100"
 OTHER_SRC = "+14155550199"
 SEND_DAG = "test_dags/retried_dag.py"
-
-
-class MemoryStore:
-    """The task state store's surface, in memory; values go through JSON as Airflow's do."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Any] = {}
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def set(self, key: str, value: Any, *, retention: timedelta) -> None:
-        self.values[key] = json.loads(json.dumps(value))
 
 
 def audience(count: int, first: int = 0) -> list[str]:
