@@ -3,13 +3,16 @@ recorded once, and a later try reads every number as messaged."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from airflow_provider_plivo._airflow.send_ledger import TaskStateSendLedger
 from airflow_provider_plivo.transport.clock import utc_now
 from tests.support.stores import MemoryStore
+
+if TYPE_CHECKING:
+    from airflow_provider_plivo.records import MessageRecord
 
 
 class Timeout(BaseException):
@@ -31,7 +34,7 @@ class InterruptedOnce(MemoryStore):
             raise Timeout
 
 
-MESSAGES = [
+MESSAGES: list[MessageRecord] = [
     {"number": "+14155550101", "message_uuid": "u1"},
     {"number": "+14155550102", "message_uuid": "u2"},
 ]
