@@ -127,7 +127,11 @@ def parse_form_data(
         (:attr:`FormPart.dropped`), so a huge part costs no memory.
     :param keep_parts: keep the data of only this many parts; later ones are only counted.
     """
-    kind, params = parse_options_header(content_type)
+    kind, options = parse_options_header(content_type)
+    # Media types and parameter names are case-insensitive (RFC 9110); python-multipart before
+    # 0.0.34 (the newest on Python 3.10) keeps them as written.
+    kind = kind.lower()
+    params = {name.lower(): value for name, value in options.items()}
     if kind != b"multipart/form-data":
         raise MultipartError(f"the body must be multipart/form-data, not {kind.decode() or 'untyped'}")
     boundary = params.get(b"boundary", b"")
