@@ -257,6 +257,7 @@ def main() -> int:
     parser.add_argument(
         "--only", default="", help="run only scenarios whose name contains this (no files are written)"
     )
+    parser.add_argument("--client", default="", help="with --only: run only clients whose name contains this")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="plivo-bench-"))
     warmup = make_files(work / "warmup", 1, 1024) / "m00000.jpg"
@@ -340,10 +341,11 @@ def main() -> int:
     for scenario, folders, clients in plan:
         if args.only not in scenario.name:
             continue
-        rows = [Result(scenario, client) for client, _, _ in clients]
+        chosen = [c for c in clients if args.client in c[0]]
+        rows = [Result(scenario, client) for client, _, _ in chosen]
         results += rows
         for _ in range(args.runs):
-            for row, (client, impl, params) in zip(rows, clients, strict=True):
+            for row, (client, impl, params) in zip(rows, chosen, strict=True):
                 run = measure(scenario, impl, folders, warmup, params)
                 row.runs.append(run)
                 print(
