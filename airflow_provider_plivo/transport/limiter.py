@@ -295,8 +295,11 @@ class AccountShare:
     period, the same for all, before the period is full; without that reading, a process throttled
     early had only a few answers and kept to a few requests for the whole period, while the others
     finished. We then wait for our own requests to age out, not for everyone's. The share holds
-    for one period, then grows by one per clean answer, back up to ``rate_limit``. Without a
-    ``rate_limit`` there is no share either.
+    for one period, then grows by one per clean answer, back up to ``rate_limit``; the clean
+    answers of the hold are credited when it ends: a share that filled during the hold gets no
+    answer after it until its requests age out a period later, and so would not grow then (a task
+    whose unlucky reading left it a small part kept to it for two periods more while the account
+    stood idle). Without a ``rate_limit`` there is no share either.
     """
 
     def __init__(self, rate_limit: int | None, period: float, *, max_in_flight: int | None = None) -> None:
@@ -310,6 +313,8 @@ class AccountShare:
         self.answered = self.held = self.floor = 0.0
         """The two readings of the last throttle, and its floor."""
         self.held_until = 0.0
+        self.earned = 0.0
+        """Clean answers since the last cut, credited to the share when its hold ends."""
 
     @property
     def rate(self) -> int | None:
@@ -319,9 +324,11 @@ class AccountShare:
     def wait(self, answers: AnswerWindow, in_flight: int, now: float) -> float:
         """Seconds until one more request keeps within the share; 0 if it may start now."""
         answers.expire(now)
+        self._credit(now)
         if answers.clean + in_flight < self.share:
             return 0.0
-        return answers.oldest_clean() + self.period - now if answers.clean else math.inf
+        wait = answers.oldest_clean() + self.period - now if answers.clean else math.inf
+        return min(wait, self.held_until - now) if self.earned else wait
 
     def cut(self, now: float, *, clean: int, floor: float, held: int = 0) -> None:
         """A throttle of a request that started with ``held`` of ours in flight (itself
@@ -330,6 +337,7 @@ class AccountShare:
             self.answered, self.held, self.floor = float(clean), held * self.per_held, floor
             self._settle()
         self.held_until = now + self.period
+        self.earned = 0.0
 
     def grow(self, slot: Slot, now: float, *, last_cut: float) -> None:
         """An answer: of the throttled round (started before the cut), it finishes the cut's
@@ -342,8 +350,14 @@ class AccountShare:
             elif slot.throttled:
                 self.held = max(0.0, self.held - self.per_held)
             self._settle()
-        elif slot.clean and now >= self.held_until:
-            self.share = min(self.share + 1.0, float(self.rate_limit or math.inf))
+        elif slot.clean:
+            self.earned += 1.0
+            self._credit(now)
+
+    def _credit(self, now: float) -> None:
+        if self.earned and now >= self.held_until:
+            self.share = min(self.share + self.earned, float(self.rate_limit or math.inf))
+            self.earned = 0.0
 
     def _settle(self) -> None:
         self.share = min(max(self.answered, self.held, self.floor), float(self.rate_limit or math.inf))

@@ -220,21 +220,37 @@ def test_the_share_is_the_clean_answers_or_the_concurrency_holds_a_period_then_g
     assert share.rate == 300
     share.cut(10.0, clean=40, floor=16.0)
     assert share.rate == 40
-    share.grow(answered(11.0, 200), 12.0, last_cut=10.0)  # held
+    share.grow(answered(11.0, 200), 12.0, last_cut=10.0)  # held: credited when the hold ends
     share.grow(answered(9.0, 200), 12.0, last_cut=10.0)  # out before the cut: the account took it
     assert share.rate == 41
-    share.grow(answered(14.0, 200), 15.0, last_cut=10.0)
-    assert share.rate == 42
+    share.grow(answered(14.0, 200), 15.0, last_cut=10.0)  # the hold is over: both count
+    assert share.rate == 43
+    share.grow(answered(15.0, 200), 16.0, last_cut=10.0)
+    assert share.rate == 44
 
     answers = AnswerWindow(5.0)
     answers.add(15.0, clean=True)
-    assert share.wait(answers, 41, 16.0) == pytest.approx(4.0)
-    assert share.wait(answers, 40, 16.0) == 0
+    assert share.wait(answers, 43, 16.0) == pytest.approx(4.0)
+    assert share.wait(answers, 42, 16.0) == 0
 
     unlimited = AccountShare(None, 5.0)
     unlimited.cut(1.0, clean=3, floor=2.0)
     unlimited.grow(answered(2.0, 200), 7.0, last_cut=1.0)
     assert unlimited.rate is None
+
+
+def test_a_share_filled_during_its_hold_grows_when_the_hold_ends_not_a_period_later():
+    share = AccountShare(300, 5.0)
+    share.cut(10.0, clean=0, floor=5.0)
+    answers = AnswerWindow(5.0)
+    for moment in (11.0, 12.0, 13.0, 14.0, 14.5):  # the whole share, answered within the hold
+        share.grow(answered(moment - 0.2, 200), moment, last_cut=10.0)
+        answers.add(moment, clean=True)
+
+    # Full, with no answer to come: without the credit it would wait for 11.0's to age out.
+    assert share.wait(answers, 0, 14.6) == pytest.approx(0.4)
+    assert share.wait(answers, 0, 15.0) == 0
+    assert share.rate == 10
 
 
 def test_the_share_is_at_least_our_part_of_the_requests_the_account_held_at_once():
