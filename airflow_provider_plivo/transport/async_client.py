@@ -19,6 +19,7 @@ from airflow_provider_plivo.transport.core import (
     ACCEPT_ENCODING,
     ANSWER_READ_SIZE,
     USER_AGENT,
+    BatchOutcomes,
     ClientBase,
     Concurrent,
     Outcome,
@@ -60,6 +61,26 @@ class AsyncPlivoClient(ClientBase):
             limits=httpx.Limits(max_connections=self.pool_size),
             verify=_tls_context(),
         )
+        self._backoffs: set[asyncio.Future[None]] = set()
+
+    def stop(self) -> None:
+        super().stop()
+        for backoff in list(self._backoffs):
+            backoff.get_loop().call_soon_threadsafe(_end, backoff)
+
+    async def _backoff(self, seconds: float) -> None:
+        # A backoff ends at once when the task stops: its retry would be refused anyway.
+        if self.stopping.is_set():
+            return
+        loop = asyncio.get_running_loop()
+        backoff = loop.create_future()
+        timer = loop.call_later(seconds, _end, backoff)
+        self._backoffs.add(backoff)
+        try:
+            await backoff
+        finally:
+            timer.cancel()
+            self._backoffs.discard(backoff)
 
     async def call(
         self,
@@ -79,7 +100,7 @@ class AsyncPlivoClient(ClientBase):
         settings = self.retry.tenacity_settings(
             request.endpoint, self._unless_stopping(request.should_retry), self.log
         )
-        return await AsyncRetrying(**settings)(self.request, request)
+        return await AsyncRetrying(**settings, sleep=self._backoff)(self.request, request)
 
     async def run(self, plan: Plan[T]) -> T:
         """:meth:`PlivoClient.run`, awaited: each batch's requests as concurrent tasks."""
@@ -98,14 +119,15 @@ class AsyncPlivoClient(ClientBase):
         self._check_running(request)
         try:
             # Read raw: the core decodes and bounds the body (MAX_ANSWER_BYTES).
-            async with (
-                self.limiter.aslot(request) if self.limiter else nullcontext() as slot,
-                self.session.stream(**self._http_arguments(request), content=request.data) as response,
-            ):
-                tell(slot, response.status_code, response.headers)
-                reader = self._reader(request, response.headers)
-                async for data in response.aiter_raw(ANSWER_READ_SIZE):
-                    reader.feed(data)
+            async with self.limiter.aslot(request) if self.limiter else nullcontext() as slot:
+                self._check_running(request)  # it may have waited for its place while stopping
+                async with self.session.stream(
+                    **self._http_arguments(request), content=request.data
+                ) as response:
+                    tell(slot, response.status_code, response.headers)
+                    reader = self._reader(request, response.headers)
+                    async for data in response.aiter_raw(ANSWER_READ_SIZE):
+                        reader.feed(data)
         except httpx.ConnectTimeout as err:
             raise self._failed(request, "connect-timeout", err) from err
         except httpx.PoolTimeout as err:
@@ -127,23 +149,35 @@ class AsyncPlivoClient(ClientBase):
             return err
 
     async def _batch(self, batch: Concurrent) -> list[Outcome]:
-        """Every request of ``batch`` as a task; outcomes reported as they come. Cancelling the
-        caller cancels the requests not yet answered."""
+        """Every request of ``batch`` as a task; outcomes reported as they come. Interrupted
+        (cancelled, or the caller's recording raised), it stops as the blocking driver does:
+        nothing new starts, what is in flight finishes, and every outcome is reported before the
+        interrupt goes on; a second cancellation cuts the wait short."""
+        gathered = BatchOutcomes(batch)
+        tasks = [asyncio.ensure_future(self._outcome(request)) for request in batch.requests]
+        numbers = {task: n for n, task in enumerate(tasks)}
 
-        async def numbered(n: int, request: Request) -> tuple[int, Outcome]:
-            return n, await self._outcome(request)
+        def finished(n: int) -> Outcome | None:
+            task = tasks[n]
+            return task.result() if task.done() and not task.cancelled() else None
 
-        outcomes: list[Outcome] = [{} for _ in batch.requests]
-        tasks = [asyncio.ensure_future(numbered(n, r)) for n, r in enumerate(batch.requests)]
         try:
-            for finished in asyncio.as_completed(tasks):
-                n, outcomes[n] = await finished
-                if batch.on_outcome is not None:
-                    batch.on_outcome(n, outcomes[n])
+            pending = set(tasks)
+            while pending:
+                done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    gathered.tell(numbers[task], task.result())
+        except BaseException:
+            self.stop()
+            gathered.stopping(self.log)
+            if tasks:
+                await asyncio.wait(tasks)
+            gathered.tell_the_rest(finished)
+            raise
         finally:
             for task in tasks:
                 task.cancel()
-        return outcomes
+        return gathered.outcomes
 
     async def aclose(self) -> None:
         await self.session.aclose()
@@ -153,6 +187,11 @@ class AsyncPlivoClient(ClientBase):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _end(backoff: asyncio.Future[None]) -> None:
+    if not backoff.done():
+        backoff.set_result(None)
 
 
 async def open_async_client(account: PlivoAccount, **settings: Any) -> AsyncPlivoClient:

@@ -18,13 +18,13 @@ from airflow_provider_plivo.transport.core import (
     ANSWER_READ_SIZE,
     UPLOAD_BLOCK_SIZE,
     USER_AGENT,
+    BatchOutcomes,
     ClientBase,
     Concurrent,
     Outcome,
     PlanSteps,
     Request,
     is_transient,
-    not_sent,
     tell,
 )
 
@@ -142,42 +142,33 @@ class PlivoClient(ClientBase):
         come. An interrupt here (Ctrl-C, Airflow's timeout) cancels the requests not yet started."""
         from concurrent.futures import ThreadPoolExecutor, as_completed
 
-        outcomes: list[Outcome] = [{} for _ in batch.requests]
+        gathered = BatchOutcomes(batch)
         if not batch.requests:
-            return outcomes
+            return gathered.outcomes
         pool = ThreadPoolExecutor(
             max_workers=min(self.pool_size, len(batch.requests)), thread_name_prefix="plivo"
         )
-        futures = {pool.submit(self._outcome, request): n for n, request in enumerate(batch.requests)}
-        reported: set[int] = set()
+        futures = [pool.submit(self._outcome, request) for request in batch.requests]
+        numbers = {future: n for n, future in enumerate(futures)}
 
-        def report(n: int, outcome: Outcome) -> None:
-            outcomes[n] = outcome
-            if batch.on_outcome is not None:
-                batch.on_outcome(n, outcome)
-            # Only once told: an interrupt while the caller records it (a send's ledger writes)
-            # has it told again below, not lost.
-            reported.add(n)
+        def finished(n: int) -> Outcome | None:
+            future = futures[n]
+            return future.result() if future.done() and not future.cancelled() else None
 
         try:
             for future in as_completed(futures):
-                report(futures[future], future.result())
+                gathered.tell(numbers[future], future.result())
         except BaseException:
             # Interrupted: nothing new starts, what is in flight finishes (within its timeout,
-            # without retries), and every outcome is still reported before the interrupt goes on,
-            # so that the caller records what Plivo did and what it surely did not.
+            # without retries), and every outcome is still told before the interrupt goes on.
             self.stop()
             pool.shutdown(wait=True, cancel_futures=True)
-            left = [n for n in futures.values() if n not in reported]
-            self.log.warning("Stopping: %d of %d requests had not finished", len(left), len(futures))
-            for future, n in futures.items():
-                if n not in reported:
-                    done = future.done() and not future.cancelled()
-                    report(n, future.result() if done else not_sent(batch.requests[n]))
+            gathered.stopping(self.log)
+            gathered.tell_the_rest(finished)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-        return outcomes
+        return gathered.outcomes
 
 
 def _session(account: PlivoAccount, pool_size: int) -> requests.Session:

@@ -53,6 +53,7 @@ __all__ = [
     "UPLOAD_BLOCK_SIZE",
     "USER_AGENT",
     "AnswerReader",
+    "BatchOutcomes",
     "ClientBase",
     "Concurrent",
     "Limits",
@@ -174,6 +175,38 @@ class Concurrent:
 
 
 Plan = Generator[Request | Concurrent, Any, T]
+
+
+class BatchOutcomes:
+    """A :class:`Concurrent` batch's outcomes as a driver gathers them, each told to its
+    ``on_outcome`` as it comes; interrupted, the driver stops new requests, lets those in flight
+    finish, then :meth:`tell_the_rest`, so that the caller records what Plivo did and what it
+    surely did not before the interrupt goes on. Either driver, the same rules."""
+
+    def __init__(self, batch: Concurrent) -> None:
+        self.batch = batch
+        self.outcomes: list[Outcome] = [{} for _ in batch.requests]
+        self._told: set[int] = set()
+
+    def tell(self, n: int, outcome: Outcome) -> None:
+        self.outcomes[n] = outcome
+        if self.batch.on_outcome is not None:
+            self.batch.on_outcome(n, outcome)
+        # Only once told: an interrupt while the caller records it (a send's ledger writes) has
+        # it told again by tell_the_rest, not lost.
+        self._told.add(n)
+
+    def stopping(self, log: Log) -> None:
+        left = len(self.outcomes) - len(self._told)
+        log.warning("Stopping: %d of %d requests had not finished", left, len(self.outcomes))
+
+    def tell_the_rest(self, finished: Callable[[int], Outcome | None]) -> None:
+        """Tell every outcome not yet told: ``finished(n)``, or, for a request that never went
+        out (None), that it was not sent."""
+        for n, request in enumerate(self.batch.requests):
+            if n not in self._told:
+                outcome = finished(n)
+                self.tell(n, not_sent(request) if outcome is None else outcome)
 
 
 class PlanSteps:

@@ -5,17 +5,18 @@ written once; this holds that it behaves the same on either side."""
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from airflow_provider_plivo.exceptions import PlivoUnknownMediaError
+from airflow_provider_plivo.exceptions import PlivoInterruptedError, PlivoUnknownMediaError
 from airflow_provider_plivo.hooks.plivo import PlivoHook
 from airflow_provider_plivo.messages.rules import checked_message
 from airflow_provider_plivo.messages.sender import plivo_clock, send_plan
 from airflow_provider_plivo.messages.status import message_states_plan
-from airflow_provider_plivo.transport.core import Request, paged
+from airflow_provider_plivo.transport.core import Concurrent, Request, paged
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -167,3 +168,65 @@ def test_plans_read_plivos_clock_from_its_date_header(plivo_sandbox, run):
     assert clock is not None
     assert -timedelta(minutes=3, seconds=2) <= clock.ahead <= -timedelta(minutes=3) + timedelta(seconds=1)
     assert sandbox.now() <= clock.now + timedelta(seconds=1)
+
+
+def interrupted_batch(driver: str, requests: list[Request], **hook: Any) -> dict[int, list[Any]]:
+    """``requests``, two at a time, whose caller is interrupted (Ctrl-C, Airflow's timeout)
+    while recording the first outcome: what each request was told, by index."""
+    told: dict[int, list[Any]] = {}
+
+    def record(n: int, outcome: Any) -> None:
+        first = not told
+        told.setdefault(n, []).append(outcome)
+        if first:
+            raise KeyboardInterrupt
+
+    def plan() -> Plan[Any]:
+        return (yield Concurrent(requests, record))
+
+    stopping = PlivoHook(max_concurrency=2, **{"retry_wait_initial": 0.05, **hook})
+
+    async def main() -> None:
+        async with await stopping.aget_client() as client:
+            await client.run(plan())
+
+    with pytest.raises(KeyboardInterrupt):
+        stopping.client.run(plan()) if driver == "blocking" else asyncio.run(main())
+    return told
+
+
+@pytest.mark.parametrize("driver", ["blocking", "async"])
+def test_an_interrupted_batch_tells_every_outcome_before_the_interrupt_goes_on(
+    plivo_sandbox_factory, driver, capfd
+):
+    sandbox = plivo_sandbox_factory(latency_ms=200)
+
+    told = interrupted_batch(driver, [Request("GET", "Media/") for _ in range(5)])
+
+    # Every request is told: the one being recorded again, those in flight with their answer,
+    # those still waiting for a place as not sent, and none of those went out.
+    assert sorted(told) == [0, 1, 2, 3, 4]
+    assert sum(len(outcomes) == 2 for outcomes in told.values()) == 1
+    answered = [o[-1] for o in told.values() if isinstance(o[-1], dict)]
+    refused = [o[-1] for o in told.values() if isinstance(o[-1], PlivoInterruptedError)]
+    assert len(answered) + len(refused) == 5
+    assert refused
+    assert sandbox.count_requests("GET", "/Media/") == len(answered)
+    assert "Stopping: " in capfd.readouterr().out
+
+
+@pytest.mark.parametrize("driver", ["blocking", "async"])
+def test_an_interrupt_ends_a_retry_s_backoff_at_once_and_the_retry_is_not_sent(plivo_sandbox, driver):
+    plivo_sandbox.script_faults("503", endpoint="status", count=1)
+    unknown = [Request("GET", f"Message/{n:08d}-0000-4000-8000-000000000000/") for n in range(2)]
+
+    started = time.monotonic()
+    told = interrupted_batch(driver, unknown, retry_wait_initial=30.0)
+
+    # One read met the 503 and waits 30 s or more to retry; the other's 404 is being recorded.
+    # The retry is not sent: the read is told it was not (or, stopped before its backoff began,
+    # its 503).
+    assert time.monotonic() - started < 10
+    statuses = sorted(str(getattr(o[-1], "status_code", None) or type(o[-1]).__name__) for o in told.values())
+    assert statuses in (["404", "PlivoInterruptedError"], ["404", "503"]), told
+    assert [r.status for r in plivo_sandbox.requests if "/Message/" in r.path] in ([503, 404], [404, 503])
