@@ -28,6 +28,7 @@ from airflow_provider_plivo.transport.core import (
     is_transient,
     tell,
 )
+from airflow_provider_plivo.transport.limiter import wake
 
 if TYPE_CHECKING:
     import ssl
@@ -66,7 +67,7 @@ class AsyncPlivoClient(ClientBase):
     def stop(self) -> None:
         super().stop()
         for backoff in list(self._backoffs):
-            backoff.get_loop().call_soon_threadsafe(_end, backoff)
+            backoff.get_loop().call_soon_threadsafe(wake, backoff)
 
     async def _backoff(self, seconds: float) -> None:
         # A backoff ends at once when the task stops: its retry would be refused anyway.
@@ -74,7 +75,7 @@ class AsyncPlivoClient(ClientBase):
             return
         loop = asyncio.get_running_loop()
         backoff = loop.create_future()
-        timer = loop.call_later(seconds, _end, backoff)
+        timer = loop.call_later(seconds, wake, backoff)
         self._backoffs.add(backoff)
         try:
             await backoff
@@ -156,11 +157,6 @@ class AsyncPlivoClient(ClientBase):
         gathered = BatchOutcomes(batch)
         tasks = [asyncio.ensure_future(self._outcome(request)) for request in batch.requests]
         numbers = {task: n for n, task in enumerate(tasks)}
-
-        def finished(n: int) -> Outcome | None:
-            task = tasks[n]
-            return task.result() if task.done() and not task.cancelled() else None
-
         try:
             pending = set(tasks)
             while pending:
@@ -172,7 +168,7 @@ class AsyncPlivoClient(ClientBase):
             gathered.stopping(self.log)
             if tasks:
                 await asyncio.wait(tasks)
-            gathered.tell_the_rest(finished)
+            gathered.tell_the_rest(tasks)
             raise
         finally:
             for task in tasks:
@@ -187,11 +183,6 @@ class AsyncPlivoClient(ClientBase):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-
-def _end(backoff: asyncio.Future[None]) -> None:
-    if not backoff.done():
-        backoff.set_result(None)
 
 
 async def open_async_client(account: PlivoAccount, **settings: Any) -> AsyncPlivoClient:

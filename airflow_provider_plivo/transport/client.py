@@ -150,11 +150,6 @@ class PlivoClient(ClientBase):
         )
         futures = [pool.submit(self._outcome, request) for request in batch.requests]
         numbers = {future: n for n, future in enumerate(futures)}
-
-        def finished(n: int) -> Outcome | None:
-            future = futures[n]
-            return future.result() if future.done() and not future.cancelled() else None
-
         try:
             for future in as_completed(futures):
                 gathered.tell(numbers[future], future.result())
@@ -164,7 +159,7 @@ class PlivoClient(ClientBase):
             self.stop()
             pool.shutdown(wait=True, cancel_futures=True)
             gathered.stopping(self.log)
-            gathered.tell_the_rest(finished)
+            gathered.tell_the_rest(futures)
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)

@@ -63,6 +63,7 @@ __all__ = [
     "PlanSteps",
     "Request",
     "RetryPolicy",
+    "Settling",
     "connection_failed",
     "excerpt",
     "is_certificate_error",
@@ -200,13 +201,24 @@ class BatchOutcomes:
         left = len(self.outcomes) - len(self._told)
         log.warning("Stopping: %d of %d requests had not finished", left, len(self.outcomes))
 
-    def tell_the_rest(self, finished: Callable[[int], Outcome | None]) -> None:
-        """Tell every outcome not yet told: ``finished(n)``, or, for a request that never went
-        out (None), that it was not sent."""
-        for n, request in enumerate(self.batch.requests):
+    def tell_the_rest(self, futures: Sequence[Settling]) -> None:
+        """Tell every outcome not yet told, from its request's future (a thread's or a task's, in
+        the order of the requests): its result, or, for a request that never went out (its
+        future cancelled or never run), that it was not sent."""
+        for n, (request, future) in enumerate(zip(self.batch.requests, futures, strict=True)):
             if n not in self._told:
-                outcome = finished(n)
-                self.tell(n, not_sent(request) if outcome is None else outcome)
+                settled = future.done() and not future.cancelled()
+                self.tell(n, future.result() if settled else not_sent(request))
+
+
+class Settling(Protocol):
+    """A request's future as either driver holds it: a worker thread's or an asyncio task's."""
+
+    def done(self) -> bool: ...
+
+    def cancelled(self) -> bool: ...
+
+    def result(self) -> Outcome: ...
 
 
 class PlanSteps:

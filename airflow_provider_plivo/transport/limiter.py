@@ -71,6 +71,7 @@ __all__ = [
     "Slot",
     "account_limiter",
     "rate_wait",
+    "wake",
 ]
 
 INITIAL_CONCURRENCY = 20
@@ -553,7 +554,9 @@ class EndpointBudget:
 # -- the driver: one per account per process ----------------------------------------------------
 
 
-def _wake(future: asyncio.Future[None]) -> None:
+def wake(future: asyncio.Future[None]) -> None:
+    """Settle a waiting coroutine's future, unless it already is (a timer and a release may
+    both wake it)."""
     if not future.done():
         future.set_result(None)
 
@@ -635,7 +638,7 @@ class AccountLimiter:
                     return slot
                 future: asyncio.Future[None] = loop.create_future()
                 self._waiters[future] = loop
-            timer = None if math.isinf(slot) else loop.call_later(slot, _wake, future)
+            timer = None if math.isinf(slot) else loop.call_later(slot, wake, future)
             try:
                 await future
             finally:
@@ -652,7 +655,7 @@ class AccountLimiter:
             waiters, self._waiters = self._waiters, {}
         for future, loop in waiters.items():
             with suppress(RuntimeError):  # that loop is closed: nobody is waiting there any more
-                loop.call_soon_threadsafe(_wake, future)
+                loop.call_soon_threadsafe(wake, future)
         if report is not None:
             view.report(report)
 
