@@ -89,12 +89,15 @@ CONCURRENCY_CUT = 0.7
 """What a throttle leaves of the concurrency (TCP halves; here the share, not the concurrency,
 keeps a throttled process within its part of the period, and a deeper cut only slows it)."""
 
-SHARE_HEADROOM = 1.25
+SHARE_HEADROOM = 1.5
 """How far the part of the period a throttle leaves us is rounded up. The 429s of an account
 full at once (100 in flight) say how many of our requests it held, so our part of its 300 per
 5 s, if every sharer holds as many: 3 per request held. Parts that add up to less than the
 account leave some of its period unused by anyone, which costs every sharer a whole period
-more; parts that add up to a little more cost a few 429s once the period is full."""
+more; parts that add up to more cost a 429 for every request beyond it. So the part is rounded up,
+and during the throttle's hold the rounded-up rest goes one request at a time: where the parts
+add up to less, it fills the period; where they add up to more, each sharer meets one 429 there
+(which cuts its share to what it had), not a round trip of them."""
 
 FAST_ANSWER = 1.5
 """While answers come within this many times the fastest round trip of the last period, the
@@ -289,7 +292,8 @@ class AccountShare:
     a throttle sets the share to the larger of two readings of what the account gave us: the
     clean answers of the last period (what we had of the period, if it was full), and what we
     had of the requests in flight (``held`` of ``max_in_flight``, if those were full) as a part
-    of the period, rounded up by :data:`SHARE_HEADROOM`; and at least the new concurrency. Both
+    of the period, rounded up by :data:`SHARE_HEADROOM` (the rest beyond what we held goes one
+    request at a time while the hold lasts); and at least the new concurrency. Both
     readings are finished by the requests of the throttled round still on their way: each that
     comes back clean adds one to the first, each refused says the account held one fewer of ours.
     Processes that start together and fill the 100 at once so each learn a part near 1/N of the
@@ -307,10 +311,12 @@ class AccountShare:
         self.rate_limit = rate_limit
         self.period = period
         self.share = math.inf if rate_limit is None else float(rate_limit)
+        self.sure = self.share
+        """The share before :data:`SHARE_HEADROOM`: beyond it, during a hold, one at a time."""
         self.per_held = 0.0
         """What one request held in flight is worth of the period (0: no in-flight reading)."""
         if rate_limit is not None and max_in_flight is not None:
-            self.per_held = SHARE_HEADROOM * rate_limit / max_in_flight
+            self.per_held = rate_limit / max_in_flight
         self.answered = self.held = self.floor = 0.0
         """The two readings of the last throttle, and its floor."""
         self.held_until = 0.0
@@ -326,8 +332,11 @@ class AccountShare:
         """Seconds until one more request keeps within the share; 0 if it may start now."""
         answers.expire(now)
         self._credit(now)
-        if answers.clean + in_flight < self.share:
-            return 0.0
+        used = answers.clean + in_flight
+        if used < self.share:
+            if used < self.sure or not in_flight or now >= self.held_until:
+                return 0.0
+            return self.held_until - now  # or sooner, once the request in flight is answered
         wait = answers.oldest_clean() + self.period - now if answers.clean else math.inf
         return min(wait, self.held_until - now) if self.earned else wait
 
@@ -361,7 +370,9 @@ class AccountShare:
             self.earned = 0.0
 
     def _settle(self) -> None:
-        self.share = min(max(self.answered, self.held, self.floor), float(self.rate_limit or math.inf))
+        most = float(self.rate_limit or math.inf)
+        self.sure = min(max(self.answered, self.held, self.floor), most)
+        self.share = min(max(self.answered, self.held * SHARE_HEADROOM, self.floor), most)
 
 
 class RetryAfterPause:

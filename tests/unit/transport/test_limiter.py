@@ -256,12 +256,30 @@ def test_a_share_filled_during_its_hold_grows_when_the_hold_ends_not_a_period_la
 def test_the_share_is_at_least_our_part_of_the_requests_the_account_held_at_once():
     share = AccountShare(300, 5.0, max_in_flight=100)
     share.cut(1.0, clean=5, floor=14.0, held=18)  # 18 of ours out: 18 of 100 at once, 54 of 300
-    assert share.rate == int(18 * 3 * SHARE_HEADROOM) == 67
+    assert share.rate == int(18 * 3 * SHARE_HEADROOM) == 81
     share.grow(answered(0.9, 429), 1.0, last_cut=1.0)  # another of that round refused: it held 17
-    assert share.rate == int(17 * 3 * SHARE_HEADROOM) == 63
-    for _ in range(70):  # clean answers of that round: what we had of the period is more
+    assert share.rate == int(17 * 3 * SHARE_HEADROOM) == 76
+    for _ in range(90):  # clean answers of that round: what we had of the period is more
         share.grow(answered(0.9, 200), 1.1, last_cut=1.0)
-    assert share.rate == 75
+    assert share.rate == 95
+
+
+def test_beyond_the_held_part_the_share_goes_one_request_at_a_time_during_the_hold():
+    share = AccountShare(300, 5.0, max_in_flight=100)
+    share.cut(1.0, clean=0, floor=1.0, held=18)  # our part: 54 of 300, rounded up to 81
+    answers = AnswerWindow(5.0)
+    for _ in range(60):
+        answers.add(1.5, clean=True)
+    assert share.wait(answers, 0, 2.0) == 0  # 60 of 81: beyond the 54 held, one may go
+    assert share.wait(answers, 1, 2.0) == pytest.approx(4.0)  # but not a second beside it
+    assert share.wait(answers, 1, 6.0) == 0  # the hold is over: the whole share again
+    assert share.wait(answers, 20, 6.0) == 0
+    assert share.wait(answers, 21, 6.0) > 0  # and no more than it
+    assert share.wait(answers, 10, 2.0) == pytest.approx(4.0)
+    answers_within = AnswerWindow(5.0)
+    for _ in range(40):
+        answers_within.add(1.5, clean=True)
+    assert share.wait(answers_within, 13, 2.0) == 0  # 53 of the 54 held: as many as fit at once
 
 
 def test_a_retry_after_pause_holds_until_the_latest_end():
@@ -559,8 +577,8 @@ def test_hooks_of_one_account_learn_from_each_others_answers():
     second = view(account=first.account, log=others)
     answer_at_once(first, clock, [200] * 4 + [429], out_for=0)
 
-    # 20 x 0.7; 5 of ours were out at once: 5 of the account's 100, 18.75 of its 300 per 5 s
-    assert (second.concurrency, second.rate, second.throttles) == (14, 18, 0)
+    # 20 x 0.7; 5 of ours were out at once: 5 of the account's 100, 15 of its 300 per 5 s, x 1.5
+    assert (second.concurrency, second.rate, second.throttles) == (14, 22, 0)
     assert lines.lines[0].startswith("Plivo throttled a request (HTTP 429): at most 14")
     assert others.lines == []  # the cut is told where it happened
     assert "1 throttled answers" in second.describe()
