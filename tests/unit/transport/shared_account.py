@@ -163,10 +163,12 @@ def share_one_account(
     seed: int = 0,
     cpu: float = 0.0025,
     cores: int = 2,
+    late: float = 0.0,
     **hook: object,
 ) -> Outcome:
-    """``tasks`` processes of ``chunks`` requests each, started within 20 ms; ``hook`` are the
-    hooks' settings (``adaptive``, ``max_concurrency``...)."""
+    """``tasks`` processes of ``chunks`` requests each, started within 20 ms (the last one
+    ``late`` seconds after the others, as a busy executor starts it); ``hook`` are the hooks'
+    settings (``adaptive``, ``max_concurrency``...)."""
     rng = random.Random(seed)
     clock = Clock()
     began = clock.now
@@ -180,10 +182,10 @@ def share_one_account(
         Task(
             HookLimiter(AccountLimiter(clock=clock), **settings),
             deque(range(chunks)),
-            began + rng.uniform(0, 0.02),
+            began + rng.uniform(0, 0.02) + (late if n == tasks - 1 else 0.0),
             remaining=chunks,
         )
-        for _ in range(tasks)
+        for n in range(tasks)
     ]
     simulation = Simulation(
         processes,

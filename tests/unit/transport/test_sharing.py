@@ -39,3 +39,16 @@ def test_three_tasks_that_fit_the_account_meet_no_429_and_are_as_fast_as_fixed_1
     assert (adaptive.throttles, fixed.throttles) == (0, 0)
     assert adaptive.seconds <= fixed.seconds
     assert adaptive.slowest_to_fastest <= 1.1
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap (issue 21): a task started 1.5 s late finds the period spent, its "
+    "concurrency and share are cut by every probe to 1 and 4, and it crawls into a third period "
+    "(about 12 s) while the account stands idle",
+)
+def test_a_task_started_late_still_finishes_within_the_bound():
+    outcome = share_one_account(6, 100, cpu=0.008, late=1.5)
+
+    assert outcome.failed == 0
+    assert outcome.seconds <= 1.5 * BOUND
