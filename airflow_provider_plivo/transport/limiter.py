@@ -10,7 +10,7 @@ The parts, from the bottom:
 
 * Pure pieces, each one rule, told the time (``now``, monotonic seconds) by their caller and
   holding no lock: :class:`ConcurrencyWindow`, :class:`AnswerWindow` (with :func:`rate_wait`),
-  :class:`AccountShare`, :class:`RetryAfterPause`.
+  :class:`AccountShare`, :class:`StarvedProbe`, :class:`RetryAfterPause`.
 * :class:`AccountLimits`: those pieces put together for one account, within Plivo's hard limits
   (:data:`~airflow_provider_plivo.limits.ACCOUNT_MAX_IN_FLIGHT` in flight,
   :data:`~airflow_provider_plivo.limits.ACCOUNT_RATE_LIMIT` per
@@ -69,6 +69,7 @@ __all__ = [
     "HookLimiter",
     "RetryAfterPause",
     "Slot",
+    "StarvedProbe",
     "account_limiter",
     "rate_wait",
     "wake",
@@ -119,6 +120,12 @@ not cure (a busier Plivo, larger files), and a task alone would then crawl."""
 
 ROUND_TRIP_WEIGHT = 1 / 8
 """How much each answer moves the smoothed round trip (TCP's SRTT gain)."""
+
+PROBE_SPACING = 0.1
+"""While the account gives us nothing but throttles, the time between probes, as a part of its
+period (0.5 s of 5 s): soon enough that a task finds the period freeing within a few round trips,
+seldom enough that a task started after the account spent its period meets about ten 429s
+waiting, not one per round trip."""
 
 THROTTLE_STATUSES = (429, 503)
 """Answers that say the account is too busy (Plivo's limits, or Plivo itself)."""
@@ -364,6 +371,10 @@ class AccountShare:
             self.earned += 1.0
             self._credit(now)
 
+    def end_hold(self, now: float) -> None:
+        """The cut's readings said nothing of our part: grow from the next clean answer on."""
+        self.held_until = min(self.held_until, now)
+
     def _credit(self, now: float) -> None:
         if self.earned and now >= self.held_until:
             self.share = min(self.share + self.earned, float(self.rate_limit or math.inf))
@@ -373,6 +384,44 @@ class AccountShare:
         most = float(self.rate_limit or math.inf)
         self.sure = min(max(self.answered, self.held, self.floor), most)
         self.share = min(max(self.answered, self.held * SHARE_HEADROOM, self.floor), most)
+
+
+class StarvedProbe:
+    """
+    Whether the account is spent for us: throttled with no clean answer in the last period.
+
+    A task that starts after the others spent the account's period gets nothing but 429s until
+    their requests age out, at a moment it cannot know. Every one of those 429s would cut its
+    concurrency and share again and restart their hold (a task started 1.5 s late cut down to 1
+    in flight and 4 per period, and crawled on into a third period), and every request sent would
+    be one more 429. So while starved, the account's requests go one at a time, a probe every
+    :data:`PROBE_SPACING` of the period; a probe's 429 teaches nothing new. The first clean
+    answer ends it: the account has room again, and the cut's readings (nothing answered, nothing
+    held) said nothing about our part of it, so the share's hold ends too and the share grows
+    again from there.
+    """
+
+    def __init__(self, period: float) -> None:
+        self.spacing = period * PROBE_SPACING
+        self.starved = False
+        self.next_probe = -math.inf
+
+    def wait(self, in_flight: int, now: float) -> float:
+        if not self.starved:
+            return 0.0
+        return math.inf if in_flight else max(0.0, self.next_probe - now)
+
+    def throttled(self, now: float, *, clean: int, retry_after: float | None) -> None:
+        """A throttle, with ``clean`` answers in the last period; a ``Retry-After`` Plivo sent
+        replaces the spacing (it holds every request already)."""
+        if clean == 0:
+            self.starved = True
+            self.next_probe = now + (self.spacing if retry_after is None else 0.0)
+
+    def fed(self) -> bool:
+        """A clean answer: True if it ends a starved spell."""
+        was, self.starved = self.starved, False
+        return was
 
 
 class RetryAfterPause:
@@ -396,8 +445,10 @@ class AccountLimits:
     Plivo's hard limits hold for every request: ``max_in_flight`` at once and ``rate_limit`` per
     ``period`` (:func:`rate_wait`, requests dated by their answer), and a ``Retry-After`` pause.
     Adaptive requests also keep to the learned :class:`ConcurrencyWindow` and
-    :class:`AccountShare`. Every answer teaches: a throttle of any request cuts (Plivo answers
-    429 for both limits alike; every 429 is taken as a full period), a clean one may grow.
+    :class:`AccountShare`, and go one at a time while a :class:`StarvedProbe` says the account
+    gives us nothing. Every answer teaches: a throttle of any request cuts (Plivo answers 429 for
+    both limits alike; every 429 is taken as a full period), unless it is a probe's; a clean one
+    may grow.
     """
 
     def __init__(
@@ -417,6 +468,7 @@ class AccountLimits:
         self.answers = AnswerWindow(period)
         self.window = ConcurrencyWindow(initial=INITIAL_CONCURRENCY, ceiling=max_in_flight, period=period)
         self.share = AccountShare(rate_limit, period, max_in_flight=max_in_flight)
+        self.probe = StarvedProbe(period)
         self.pause = RetryAfterPause()
 
     def wait(self, now: float, *, adaptive: bool) -> float:
@@ -430,6 +482,7 @@ class AccountLimits:
             waits += [
                 math.inf if self.in_flight >= self.window.concurrency else 0.0,
                 self.share.wait(self.answers, self.in_flight, now),
+                self.probe.wait(self.in_flight, now),
             ]
         return max(waits)
 
@@ -453,13 +506,17 @@ class AccountLimits:
             self.throttles += 1
             if slot.retry_after is not None:
                 self.pause.hold(now, slot.retry_after)
-            if not self.window.may_cut(slot):
+            probed = self.probe.starved
+            self.probe.throttled(now, clean=self.answers.clean, retry_after=slot.retry_after)
+            if probed or not self.window.may_cut(slot):
                 self.share.grow(slot, now, last_cut=self.window.last_cut)
                 return False
             self.window.cut(now)
             self.share.cut(now, clean=self.answers.clean, floor=self.window.window, held=slot.held)
             return True
         if slot.clean:
+            if self.probe.fed():
+                self.share.end_hold(now)
             self.window.grow(slot, now)
             self.share.grow(slot, now, last_cut=self.window.last_cut)
         return False

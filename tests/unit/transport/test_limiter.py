@@ -31,6 +31,7 @@ from airflow_provider_plivo.transport.limiter import (
     HookLimiter,
     RetryAfterPause,
     Slot,
+    StarvedProbe,
     account_limiter,
     rate_wait,
 )
@@ -280,6 +281,44 @@ def test_beyond_the_held_part_the_share_goes_one_request_at_a_time_during_the_ho
     for _ in range(40):
         answers_within.add(1.5, clean=True)
     assert share.wait(answers_within, 13, 2.0) == 0  # 53 of the 54 held: as many as fit at once
+
+
+def test_a_probe_goes_alone_and_spaced_while_the_account_gives_us_nothing():
+    probe = StarvedProbe(5.0)
+    assert probe.wait(30, 1.0) == 0  # not starved: no say
+    probe.throttled(1.0, clean=3, retry_after=None)  # answers came this period: a plain throttle
+    assert probe.wait(30, 1.0) == 0
+    probe.throttled(1.0, clean=0, retry_after=None)
+    assert probe.wait(1, 1.0) == math.inf  # one at a time
+    assert probe.wait(0, 1.2) == pytest.approx(0.3)  # a tenth of the period after the last 429
+    probe.throttled(2.0, clean=0, retry_after=0.2)
+    assert probe.wait(0, 2.0) == 0  # a Retry-After holds every request already
+    assert probe.fed()
+    assert not probe.fed()
+    assert probe.wait(30, 2.0) == 0
+
+
+def test_a_task_that_finds_the_period_spent_probes_alone_then_grows_from_the_first_answer():
+    clock = FakeClock()
+    limits = view(clock)
+    answer_at_once(limits, clock, [429] * 20)  # others spent the account's period before we came
+    assert (limits.concurrency, limits.rate) == (14, 14)  # one cut for the round
+    for _ in range(6):
+        assert limits.try_start(clock()) == pytest.approx(0.5)
+        clock.advance(0.5)
+        probe = start(limits)
+        assert limits.try_start(clock()) == math.inf
+        clock.advance(0.15)
+        probe.answered(429)
+        limits.account.release(limits, probe)
+    assert (limits.concurrency, limits.rate, limits.throttles) == (14, 14, 26)  # probes cut nothing
+
+    clock.advance(0.5)
+    answer_at_once(limits, clock, [200], out_for=0.15)  # the period frees
+    answer_at_once(limits, clock, [200] * 13, out_for=0.15)
+
+    # the cut's hold would have kept it to 14 for 1.6 s more; it grows at once
+    assert (limits.concurrency, limits.rate) == (14, 28)
 
 
 def test_a_retry_after_pause_holds_until_the_latest_end():
