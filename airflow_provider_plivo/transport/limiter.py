@@ -150,6 +150,8 @@ class Slot:
         self.held = 0
         """The account's requests this process had in flight once this one started (itself
         included): what the account held of ours when it answered."""
+        self.paced = False
+        """It went beyond the part of the period we held, one at a time (:data:`SHARE_HEADROOM`)."""
 
     def __repr__(self) -> str:
         of = f", {self.budget.name}" if self.budget else ""
@@ -347,13 +349,26 @@ class AccountShare:
         wait = answers.oldest_clean() + self.period - now if answers.clean else math.inf
         return min(wait, self.held_until - now) if self.earned else wait
 
-    def cut(self, now: float, *, clean: int, floor: float, held: int = 0) -> None:
+    def paced(self, answers: AnswerWindow, in_flight: int, now: float) -> bool:
+        """Whether a request starting now, with ``in_flight`` others out, goes beyond the part
+        we held during the hold: one of the rest that goes one at a time."""
+        return now < self.held_until and answers.clean + in_flight >= self.sure
+
+    def cut(
+        self, now: float, *, clean: int, floor: float, held: int = 0, restart_hold: bool = True
+    ) -> None:
         """A throttle of a request that started with ``held`` of ours in flight (itself
-        included), with ``clean`` answers in the last period; at least ``floor``."""
+        included), with ``clean`` answers in the last period; at least ``floor``. Within a hold,
+        only a throttle of one of the paced rest restarts it (``restart_hold``): the part beyond
+        what we held was too much, so the rest of the period is spent. A throttle within what we
+        held says only that the period is still full, and the hold already ends about when it
+        frees; restarting it kept a task that met a 429 or two at the start of the second period
+        to a few requests for a third one."""
         if self.rate_limit is not None:
             self.answered, self.held, self.floor = float(clean), held * self.per_held, floor
             self._settle()
-        self.held_until = now + self.period
+        if restart_hold or now >= self.held_until:
+            self.held_until = now + self.period
         self.earned = 0.0
 
     def grow(self, slot: Slot, now: float, *, last_cut: float) -> None:
@@ -486,11 +501,14 @@ class AccountLimits:
             ]
         return max(waits)
 
-    def start(self, now: float, *, adaptive: bool) -> None:
-        """A request started (after :meth:`wait` said 0)."""
+    def start(self, now: float, *, adaptive: bool) -> bool:
+        """A request started (after :meth:`wait` said 0); True if it is one of the share's paced
+        rest (:meth:`AccountShare.paced`)."""
+        paced = adaptive and self.share.paced(self.answers, self.in_flight, now)
         self.in_flight += 1
         if adaptive:
             self.window.started(now, self.in_flight)
+        return paced
 
     def finish(self, slot: Slot, now: float) -> bool:
         """``slot``'s request is over: release its place and learn from its answer. True if it cut.
@@ -512,7 +530,13 @@ class AccountLimits:
                 self.share.grow(slot, now, last_cut=self.window.last_cut)
                 return False
             self.window.cut(now)
-            self.share.cut(now, clean=self.answers.clean, floor=self.window.window, held=slot.held)
+            self.share.cut(
+                now,
+                clean=self.answers.clean,
+                floor=self.window.window,
+                held=slot.held,
+                restart_hold=slot.paced,
+            )
             return True
         if slot.clean:
             if self.probe.fed():
@@ -867,11 +891,12 @@ class HookLimiter:
         if wait > 0:
             return wait
         self.in_flight += 1
-        self.account.limits.start(now, adaptive=self.adaptive)
+        paced = self.account.limits.start(now, adaptive=self.adaptive)
         if budget is not None:
             budget.start()
         slot = Slot(now, budget, kind=request.kind if request is not None else "")
         slot.held = self.account.limits.in_flight
+        slot.paced = paced
         return slot
 
     def finish(self, slot: Slot, now: float) -> str | None:

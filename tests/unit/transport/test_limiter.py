@@ -283,6 +283,28 @@ def test_beyond_the_held_part_the_share_goes_one_request_at_a_time_during_the_ho
     assert share.wait(answers_within, 13, 2.0) == 0  # 53 of the 54 held: as many as fit at once
 
 
+def test_a_request_beyond_the_held_part_during_the_hold_is_one_of_the_paced_rest():
+    share = AccountShare(300, 5.0, max_in_flight=100)
+    share.cut(1.0, clean=0, floor=1.0, held=18)  # 54 held, 81 in all
+    answers = AnswerWindow(5.0)
+    for _ in range(40):
+        answers.add(1.5, clean=True)
+    assert not share.paced(answers, 13, 2.0)  # the 54th: within what we held
+    assert share.paced(answers, 14, 2.0)
+    assert not share.paced(answers, 14, 6.0)  # the hold is over
+
+
+def test_within_a_hold_only_a_paced_requests_throttle_restarts_it():
+    share = AccountShare(300, 5.0, max_in_flight=100)
+    share.cut(1.0, clean=30, floor=14.0)
+    share.cut(2.0, clean=30, floor=10.0, restart_hold=False)  # the period is still full
+    assert share.held_until == 6.0
+    share.cut(3.0, clean=30, floor=10.0)  # one of the paced rest: too much
+    assert share.held_until == 8.0
+    share.cut(9.0, clean=30, floor=10.0, restart_hold=False)  # after the hold: a new one
+    assert share.held_until == 14.0
+
+
 def test_a_probe_goes_alone_and_spaced_while_the_account_gives_us_nothing():
     probe = StarvedProbe(5.0)
     assert probe.wait(30, 1.0) == 0  # not starved: no say
