@@ -354,9 +354,7 @@ class AccountShare:
         we held during the hold: one of the rest that goes one at a time."""
         return now < self.held_until and answers.clean + in_flight >= self.sure
 
-    def cut(
-        self, now: float, *, clean: int, floor: float, held: int = 0, restart_hold: bool = True
-    ) -> None:
+    def cut(self, now: float, *, clean: int, floor: float, held: int = 0, restart_hold: bool = True) -> None:
         """A throttle of a request that started with ``held`` of ours in flight (itself
         included), with ``clean`` answers in the last period; at least ``floor``. Within a hold,
         only a throttle of one of the paced rest restarts it (``restart_hold``): the part beyond
