@@ -401,22 +401,26 @@ class AccountShare:
 
 class StarvedProbe:
     """
-    Whether the account is spent for us: throttled with no clean answer in the last period.
+    Whether the account is spent for us: throttled with fewer clean answers in the last period
+    than the requests we may have in flight (less than one round trip's worth).
 
-    A task that starts after the others spent the account's period gets nothing but 429s until
-    their requests age out, at a moment it cannot know. Every one of those 429s would cut its
-    concurrency and share again and restart their hold (a task started 1.5 s late cut down to 1
-    in flight and 4 per period, and crawled on into a third period), and every request sent would
-    be one more 429. So while starved, the account's requests go one at a time, a probe every
-    :data:`PROBE_SPACING` of the period; a probe's 429 teaches nothing new. The first clean
-    answer ends it: the account has room again, and the cut's readings (nothing answered, nothing
-    held) said nothing about our part of it, so the share's hold ends too and the share grows
-    again from there.
+    A task that starts after the others spent the account's period, or just as they fill it,
+    gets nothing but 429s until their requests age out, at a moment it cannot know. Every one of
+    those 429s would cut its concurrency and share again (a task started 1.5 s late cut down to 1
+    in flight and 4 per period, and crawled on into a third period), and every request sent
+    would be one more 429: a task with 5 answers and a share of 14 sent its 9 retries into the
+    full period, then one 429 per round trip at 1 in flight. So while starved, the account's
+    requests go one at a time, a probe every :data:`PROBE_SPACING` of the period; a probe's 429
+    teaches nothing new. The first clean answer ends it: the account has room again. If the spell
+    began with nothing answered at all, the cut's readings said nothing about our part, so the
+    share's hold ends too (:meth:`fed`) and the share grows again from there.
     """
 
     def __init__(self, period: float) -> None:
         self.spacing = period * PROBE_SPACING
         self.starved = False
+        self.empty = False
+        """The spell began with no clean answer at all in the period: the cut read nothing."""
         self.next_probe = -math.inf
 
     def wait(self, in_flight: int, now: float) -> float:
@@ -424,16 +428,17 @@ class StarvedProbe:
             return 0.0
         return math.inf if in_flight else max(0.0, self.next_probe - now)
 
-    def throttled(self, now: float, *, clean: int, retry_after: float | None) -> None:
-        """A throttle, with ``clean`` answers in the last period; a ``Retry-After`` Plivo sent
-        replaces the spacing (it holds every request already)."""
-        if clean == 0:
+    def throttled(self, now: float, *, clean: int, concurrency: int, retry_after: float | None) -> None:
+        """A throttle, with ``clean`` answers in the last period and ``concurrency`` allowed in
+        flight; a ``Retry-After`` Plivo sent replaces the spacing (it holds every request already)."""
+        if clean < concurrency:
+            self.empty = clean == 0 if not self.starved else self.empty
             self.starved = True
             self.next_probe = now + (self.spacing if retry_after is None else 0.0)
 
     def fed(self) -> bool:
-        """A clean answer: True if it ends a starved spell."""
-        was, self.starved = self.starved, False
+        """A clean answer: True if it ends a spell that began with nothing answered."""
+        was, self.starved = self.starved and self.empty, False
         return was
 
 
@@ -523,7 +528,9 @@ class AccountLimits:
             if slot.retry_after is not None:
                 self.pause.hold(now, slot.retry_after)
             probed = self.probe.starved
-            self.probe.throttled(now, clean=self.answers.clean, retry_after=slot.retry_after)
+            self.probe.throttled(
+                now, clean=self.answers.clean, concurrency=self.window.concurrency, retry_after=slot.retry_after
+            )
             if probed or not self.window.may_cut(slot):
                 self.share.grow(slot, now, last_cut=self.window.last_cut)
                 return False

@@ -308,16 +308,20 @@ def test_within_a_hold_only_a_paced_requests_throttle_restarts_it():
 def test_a_probe_goes_alone_and_spaced_while_the_account_gives_us_nothing():
     probe = StarvedProbe(5.0)
     assert probe.wait(30, 1.0) == 0  # not starved: no say
-    probe.throttled(1.0, clean=3, retry_after=None)  # answers came this period: a plain throttle
+    probe.throttled(1.0, clean=30, concurrency=14, retry_after=None)  # a round trip's worth came
     assert probe.wait(30, 1.0) == 0
-    probe.throttled(1.0, clean=0, retry_after=None)
+    probe.throttled(1.0, clean=0, concurrency=14, retry_after=None)
     assert probe.wait(1, 1.0) == math.inf  # one at a time
     assert probe.wait(0, 1.2) == pytest.approx(0.3)  # a tenth of the period after the last 429
-    probe.throttled(2.0, clean=0, retry_after=0.2)
+    probe.throttled(2.0, clean=0, concurrency=14, retry_after=0.2)
     assert probe.wait(0, 2.0) == 0  # a Retry-After holds every request already
-    assert probe.fed()
+    assert probe.fed()  # the spell began with nothing answered: the cut read nothing
     assert not probe.fed()
     assert probe.wait(30, 2.0) == 0
+    probe.throttled(3.0, clean=5, concurrency=14, retry_after=None)  # less than a round trip's
+    assert probe.wait(1, 3.0) == math.inf
+    assert not probe.fed()  # but the cut read those 5
+    assert probe.wait(1, 3.0) == 0
 
 
 def test_a_task_that_finds_the_period_spent_probes_alone_then_grows_from_the_first_answer():
@@ -341,6 +345,26 @@ def test_a_task_that_finds_the_period_spent_probes_alone_then_grows_from_the_fir
 
     # the cut's hold would have kept it to 14 for 1.6 s more; it grows at once
     assert (limits.concurrency, limits.rate) == (14, 28)
+
+
+def test_a_task_that_got_less_than_a_round_trip_this_period_probes_when_throttled_again():
+    clock = FakeClock()
+    limits = view(clock)
+    answer_at_once(limits, clock, [200] * 5)
+    answer_at_once(limits, clock, [429] * 15)  # it came as the period filled
+    assert (limits.concurrency, limits.rate) == (14, 14)  # at least the concurrency it keeps
+    for _ in range(3):  # not 9 more (14 less the 5 it has) into a full period, nor a cut for each
+        assert limits.try_start(clock()) == pytest.approx(0.5)
+        clock.advance(0.5)
+        probe = start(limits)
+        assert limits.try_start(clock()) == math.inf
+        clock.advance(0.15)
+        probe.answered(429)
+        limits.account.release(limits, probe)
+    assert (limits.concurrency, limits.rate) == (14, 14)
+    clock.advance(0.5)
+    answer_at_once(limits, clock, [200], out_for=0.15)  # room again: as many as the share allows
+    assert len([start(limits) for _ in range(2)]) == 2
 
 
 def test_a_retry_after_pause_holds_until_the_latest_end():
@@ -498,7 +522,8 @@ def test_the_share_holds_for_a_period_then_grows_with_clean_answers():
     assert limits.rate == 14  # five clean answers, but at least the concurrency it keeps (20 x 0.7)
     clock.advance(0.3)  # the hold is over, and the five clean answers aged out
 
-    answer_at_once(limits, clock, [200] * 4, out_for=0)
+    answer_at_once(limits, clock, [200], out_for=0)  # five were less than a round trip's: a probe
+    answer_at_once(limits, clock, [200] * 3, out_for=0)
     assert limits.rate == 18
 
 
