@@ -529,7 +529,10 @@ class AccountLimits:
                 self.pause.hold(now, slot.retry_after)
             probed = self.probe.starved
             self.probe.throttled(
-                now, clean=self.answers.clean, concurrency=self.window.concurrency, retry_after=slot.retry_after
+                now,
+                clean=self.answers.clean,
+                concurrency=self.window.concurrency,
+                retry_after=slot.retry_after,
             )
             if probed or not self.window.may_cut(slot):
                 self.share.grow(slot, now, last_cut=self.window.last_cut)

@@ -305,6 +305,17 @@ def test_within_a_hold_only_a_paced_requests_throttle_restarts_it():
     assert share.held_until == 14.0
 
 
+def refused_probe(limits: HookLimiter, clock: FakeClock) -> None:
+    """Half a second after the last 429, one request alone, refused."""
+    assert limits.try_start(clock()) == pytest.approx(0.5)
+    clock.advance(0.5)
+    probe = start(limits)
+    assert limits.try_start(clock()) == math.inf
+    clock.advance(0.15)
+    probe.answered(429)
+    limits.account.release(limits, probe)
+
+
 def test_a_probe_goes_alone_and_spaced_while_the_account_gives_us_nothing():
     probe = StarvedProbe(5.0)
     assert probe.wait(30, 1.0) == 0  # not starved: no say
@@ -330,13 +341,7 @@ def test_a_task_that_finds_the_period_spent_probes_alone_then_grows_from_the_fir
     answer_at_once(limits, clock, [429] * 20)  # others spent the account's period before we came
     assert (limits.concurrency, limits.rate) == (14, 14)  # one cut for the round
     for _ in range(6):
-        assert limits.try_start(clock()) == pytest.approx(0.5)
-        clock.advance(0.5)
-        probe = start(limits)
-        assert limits.try_start(clock()) == math.inf
-        clock.advance(0.15)
-        probe.answered(429)
-        limits.account.release(limits, probe)
+        refused_probe(limits, clock)
     assert (limits.concurrency, limits.rate, limits.throttles) == (14, 14, 26)  # probes cut nothing
 
     clock.advance(0.5)
@@ -354,13 +359,7 @@ def test_a_task_that_got_less_than_a_round_trip_this_period_probes_when_throttle
     answer_at_once(limits, clock, [429] * 15)  # it came as the period filled
     assert (limits.concurrency, limits.rate) == (14, 14)  # at least the concurrency it keeps
     for _ in range(3):  # not 9 more (14 less the 5 it has) into a full period, nor a cut for each
-        assert limits.try_start(clock()) == pytest.approx(0.5)
-        clock.advance(0.5)
-        probe = start(limits)
-        assert limits.try_start(clock()) == math.inf
-        clock.advance(0.15)
-        probe.answered(429)
-        limits.account.release(limits, probe)
+        refused_probe(limits, clock)
     assert (limits.concurrency, limits.rate) == (14, 14)
     clock.advance(0.5)
     answer_at_once(limits, clock, [200], out_for=0.15)  # room again: as many as the share allows
