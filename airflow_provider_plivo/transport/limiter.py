@@ -341,9 +341,8 @@ class AccountShare:
         """Seconds until one more request keeps within the share; 0 if it may start now."""
         answers.expire(now)
         self._credit(now)
-        used = answers.clean + in_flight
-        if used < self.share:
-            if used < self.sure or not in_flight or now >= self.held_until:
+        if answers.clean + in_flight < self.share:
+            if not in_flight or not self.paced(answers, in_flight, now):
                 return 0.0
             return self.held_until - now  # or sooner, once the request in flight is answered
         wait = answers.oldest_clean() + self.period - now if answers.clean else math.inf
@@ -432,7 +431,8 @@ class StarvedProbe:
         """A throttle, with ``clean`` answers in the last period and ``concurrency`` allowed in
         flight; a ``Retry-After`` Plivo sent replaces the spacing (it holds every request already)."""
         if clean < concurrency:
-            self.empty = clean == 0 if not self.starved else self.empty
+            if not self.starved:
+                self.empty = clean == 0
             self.starved = True
             self.next_probe = now + (self.spacing if retry_after is None else 0.0)
 
