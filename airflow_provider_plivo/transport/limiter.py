@@ -111,12 +111,15 @@ steps back."""
 SLOW_ANSWER_STEP = 0.5
 """The step back per slow answer: about half the concurrency per round trip of slow answers."""
 
-SLOW_ANSWER_FLOOR = 8
-"""The fewest requests in flight slow answers step back to, below the start: six processes on two
-cores keep most of their requests waiting for their own CPU, counted as in flight but not yet
-sent, and every one of them comes back a 429 once the account's period is full, where fewer in
-flight would have gone as fast. Not lower: answers also slow down for reasons fewer requests do
-not cure (a busier Plivo, larger files), and a task alone would then crawl."""
+CONCURRENCY_FLOOR = 8
+"""The fewest requests in flight slow answers step back to, below the start, and throttles cut
+to: six processes on two cores keep most of their requests waiting for their own CPU, counted as
+in flight but not yet sent, and every one of them comes back a 429 once the account's period is
+full, where fewer in flight would have gone as fast. Not lower: answers also slow down for
+reasons fewer requests do not cure (a busier Plivo, larger files), and a task alone would then
+crawl; and twelve sharers at 8 each still keep within Plivo's 100 at once, while the share keeps
+each to its part of the period. Cut below it, six deployment tasks met the second period at 5 in
+flight each and sent it at half the pace of the first."""
 
 ROUND_TRIP_WEIGHT = 1 / 8
 """How much each answer moves the smoothed round trip (TCP's SRTT gain)."""
@@ -184,10 +187,11 @@ class ConcurrencyWindow:
     (:meth:`started` saw it full) and answers come within :data:`FAST_ANSWER` times the fastest
     round trip of the last period (successful answers only: a refusal may come before the body is
     read); an answer more than :data:`SLOW_ANSWER` times that slow takes a step back
-    (:data:`SLOW_ANSWER_STEP`, down to :data:`SLOW_ANSWER_FLOOR`): requests are queueing, here or
+    (:data:`SLOW_ANSWER_STEP`, down to :data:`CONCURRENCY_FLOOR`): requests are queueing, here or
     at Plivo, and every request on its way when the account fills comes back a 429. A throttle
-    leaves :data:`CONCURRENCY_CUT` of it; only a request started after the last cut can cut
-    again, so that a burst of 429s from one round trip counts once. It never passes ``ceiling``.
+    leaves :data:`CONCURRENCY_CUT` of it, not below that floor; only a request started after the
+    last cut can cut again, so that a burst of 429s from one round trip counts once. It never
+    passes ``ceiling``.
     """
 
     def __init__(self, *, initial: int, ceiling: int, period: float) -> None:
@@ -222,7 +226,7 @@ class ConcurrencyWindow:
         return slot.started > self.last_cut
 
     def cut(self, now: float) -> None:
-        self.window = max(1.0, self.window * CONCURRENCY_CUT)
+        self.window = max(min(float(CONCURRENCY_FLOOR), self.window), self.window * CONCURRENCY_CUT)
         self.growth = 1.0
         self.last_cut = now
 
@@ -234,7 +238,7 @@ class ConcurrencyWindow:
         fastest = self.fastest[slot.kind][0][1] if self.fastest.get(slot.kind) else math.inf
         round_trip = self.round_trip.get(slot.kind, 0.0)
         if round_trip > SLOW_ANSWER * fastest:
-            self.window = max(min(float(SLOW_ANSWER_FLOOR), self.window), self.window - SLOW_ANSWER_STEP)
+            self.window = max(min(float(CONCURRENCY_FLOOR), self.window), self.window - SLOW_ANSWER_STEP)
         elif self.filled >= slot.started and round_trip <= FAST_ANSWER * fastest:
             self.window = min(float(self.ceiling), self.window + self.growth / self.window)
 

@@ -19,9 +19,9 @@ from airflow_provider_plivo.limits import ACCOUNT_MAX_IN_FLIGHT, ACCOUNT_RATE_LI
 from airflow_provider_plivo.sandbox import PlivoSandbox
 from airflow_provider_plivo.transport.core import Request
 from airflow_provider_plivo.transport.limiter import (
+    CONCURRENCY_FLOOR,
     INITIAL_CONCURRENCY,
     SHARE_HEADROOM,
-    SLOW_ANSWER_FLOOR,
     AccountLimiter,
     AccountLimits,
     AccountShare,
@@ -185,7 +185,19 @@ def test_a_window_steps_back_when_answers_come_slow_below_the_start_down_to_a_fl
 
     for n in range(100):
         window.grow(answered(2.0 + n * 0.01, 200), 3.0 + n * 0.01)
-    assert window.concurrency == SLOW_ANSWER_FLOOR == 8
+    assert window.concurrency == CONCURRENCY_FLOOR == 8
+
+
+def test_a_throttle_cuts_the_window_no_lower_than_the_floor_and_a_floored_one_not_at_all():
+    window = ConcurrencyWindow(initial=10, ceiling=100, period=5.0)
+    window.cut(1.0)
+    assert window.concurrency == CONCURRENCY_FLOOR == 8  # 7 at seven tenths
+    window.cut(2.0)
+    assert window.concurrency == 8
+
+    small = ConcurrencyWindow(initial=5, ceiling=100, period=5.0)  # a hook asked for 5 at most
+    small.cut(1.0)
+    assert small.concurrency == 5
 
 
 def test_a_window_cuts_to_seven_tenths_once_per_round_trip_then_grows_by_one_per_round_trip():
