@@ -226,9 +226,13 @@ class ConcurrencyWindow:
         return slot.started > self.last_cut
 
     def cut(self, now: float) -> None:
-        self.window = max(min(float(CONCURRENCY_FLOOR), self.window), self.window * CONCURRENCY_CUT)
+        self._step_back(self.window * CONCURRENCY_CUT)
         self.growth = 1.0
         self.last_cut = now
+
+    def _step_back(self, to: float) -> None:
+        """Lower the window to ``to``, not below :data:`CONCURRENCY_FLOOR` (nor raise one below it)."""
+        self.window = max(min(float(CONCURRENCY_FLOOR), self.window), to)
 
     def grow(self, slot: Slot, now: float) -> None:
         """A clean answer: more if it alone held the requests back while the answer was awaited
@@ -238,7 +242,7 @@ class ConcurrencyWindow:
         fastest = self.fastest[slot.kind][0][1] if self.fastest.get(slot.kind) else math.inf
         round_trip = self.round_trip.get(slot.kind, 0.0)
         if round_trip > SLOW_ANSWER * fastest:
-            self.window = max(min(float(CONCURRENCY_FLOOR), self.window), self.window - SLOW_ANSWER_STEP)
+            self._step_back(self.window - SLOW_ANSWER_STEP)
         elif self.filled >= slot.started and round_trip <= FAST_ANSWER * fastest:
             self.window = min(float(self.ceiling), self.window + self.growth / self.window)
 
