@@ -537,9 +537,10 @@ def first_spellings(files: Sequence[MediaFile]) -> dict[str, str]:
     """Each file's ``source`` -> the ``source`` of the first of ``files`` that is the same file
     (:attr:`MediaFile.identity`): one file named five ways is one file."""
     first: dict[str, str] = {}
-    for file in files:
-        first.setdefault(file.identity, file.source)
-    return {file.source: first[file.identity] for file in files}
+    spellings: dict[str, str] = {}
+    for file in files:  # each identity once: a local one resolves every part of the path
+        spellings[file.source] = first.setdefault(file.identity, file.source)
+    return spellings
 
 
 def media_batches(files: Sequence[T], batch_size: int) -> list[list[T]]:
