@@ -22,6 +22,7 @@ import base64
 import contextlib
 import hmac
 import json
+import math
 import operator
 import re
 import threading
@@ -203,6 +204,7 @@ class SandboxAPI:
             ("GET", re.compile(r"/_sandbox/stats"), self._stats, False),
             ("POST", re.compile(r"/_sandbox/stats/reset"), self._reset_stats, False),
             ("POST", re.compile(r"/_sandbox/faults"), self._script_fault, False),
+            ("POST", re.compile(r"/_sandbox/latency"), self._set_latency, False),
             (
                 "GET",
                 re.compile(r"/Account/(?P<auth_id>[^/]+)/Media/(?P<media_id>[^/]+)"),
@@ -296,6 +298,17 @@ class SandboxAPI:
             self._stats_from = len(self._requests)
             self.peak_in_flight = self._in_flight
             self._api_busy = None
+
+    def set_latency(self, latency_ms: float) -> None:
+        """Delay every answer from now by ``latency_ms`` (``POST /_sandbox/latency``); a request
+        already waiting out the old latency keeps it.
+
+        :raises ValueError: ``latency_ms`` is not a number of 0 or more.
+        """
+        number = isinstance(latency_ms, (int, float)) and not isinstance(latency_ms, bool)
+        if not number or not 0 <= latency_ms < math.inf:
+            raise ValueError(f"latency_ms must be a number of 0 or more milliseconds, got {latency_ms!r}")
+        self.latency = latency_ms / 1000
 
     def script_fault(self, fault: ScriptedFault) -> None:
         """Script ``fault`` into its endpoint's plan (``POST /_sandbox/faults``, the command line)."""
@@ -626,6 +639,17 @@ class SandboxAPI:
     def _reset_stats(self, request: ApiRequest) -> Response:
         self.reset_stats()
         return json_response(200, self.stats())
+
+    def _set_latency(self, request: ApiRequest) -> Response:
+        """``{"ms": 150}``: answers the latency now in force."""
+        body = _json_object(request)
+        if set(body) != {"ms"}:
+            raise SandboxHTTPError(400, f'the body is {{"ms": N}}, got the fields {sorted(body)}')
+        try:
+            self.set_latency(body["ms"])
+        except ValueError as err:
+            raise SandboxHTTPError(400, str(err)) from None
+        return json_response(200, {"ms": body["ms"]})
 
     def _script_fault(self, request: ApiRequest) -> Response:
         """``{"endpoint": "status", "kind": "503", "seconds": 20}`` (or ``"count": 5``, or

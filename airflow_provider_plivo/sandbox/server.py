@@ -194,7 +194,6 @@ class PlivoSandbox:
         self.auth_id = auth_id
         self.auth_token = auth_token
         self.max_file_size = max_file_size
-        self.latency = latency_ms / 1000
         self.hang_seconds = hang_seconds
         self.delivery_seconds = delivery_seconds
         self.read_timeout = read_timeout
@@ -235,10 +234,10 @@ class PlivoSandbox:
             max_file_size=max_file_size,
             delivery_seconds=delivery_seconds,
             realism=self.realism,
-            latency=self.latency,
             wait=self.wait,
         )
         """The API layer: :meth:`SandboxAPI.handle` answers a request without a socket."""
+        self.set_latency(latency_ms)
         self._transport = HTTPTransport(
             self.api,
             host=host,
@@ -358,6 +357,16 @@ class PlivoSandbox:
     def reset_stats(self) -> None:
         """Count :attr:`stats` afresh from now, as ``POST /_sandbox/stats/reset`` does."""
         self.api.reset_stats()
+
+    def set_latency(self, latency_ms: float) -> None:
+        """Delay every answer from now by ``latency_ms``, as ``POST /_sandbox/latency`` does: e.g.
+        long while a test kills a task with its requests in flight, short for the retry."""
+        self.api.set_latency(latency_ms)
+
+    @property
+    def latency(self) -> float:
+        """Seconds every answer waits (``latency_ms``, :meth:`set_latency`)."""
+        return self.api.latency
 
     def now(self) -> datetime:
         """The sandbox clock: real UTC time plus ``clock_offset`` and however far :meth:`advance_clock`

@@ -90,7 +90,7 @@ def test_a_task_sigkilled_with_30_chunks_in_flight_then_retried_stores_every_fil
     os.kill(first_try.pid, signal.SIGKILL)
     first_try.wait()
     in_flight = sandbox.count_requests("POST", "/Media/")
-    sandbox.api.latency = 0.0  # the retry need not wait
+    sandbox.set_latency(0)  # the retry need not wait
     stored_by_killed_try = len(sandbox.media)
 
     dag_run = retry_task(path, "upload")

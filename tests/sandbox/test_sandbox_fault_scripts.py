@@ -1,8 +1,10 @@
 """Rehearsing an outage: faults scripted on any endpoint by request number, by count and by time
-(the sandbox clock), from Python, over HTTP and on the command line; and stats that reset."""
+(the sandbox clock), from Python, over HTTP and on the command line; stats that reset; and a
+latency changed on a running sandbox."""
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -118,6 +120,46 @@ def test_the_python_forms_are_checked_too(sandbox):
         sandbox.script_faults({1: "503"}, endpoint="status", seconds=5)
     with pytest.raises(ValueError, match="unknown fault kind 'failed-object'"):
         sandbox.script_faults("failed-object", endpoint="message", count=1)
+
+
+def timed_read(sandbox: PlivoSandbox) -> float:
+    began = time.monotonic()
+    reads(sandbox)
+    return time.monotonic() - began
+
+
+def test_the_latency_changes_on_a_running_sandbox_over_http_and_from_python():
+    with PlivoSandbox(kinder=True, latency_ms=1000) as sandbox:
+        slow = timed_read(sandbox)
+        answer = control(sandbox, "latency", {"ms": 0})
+        fast = timed_read(sandbox)
+        sandbox.set_latency(1000)
+        slow_again = timed_read(sandbox)
+
+    assert (answer.status_code, answer.json()) == (200, {"ms": 0})
+    assert min(slow, slow_again) >= 1.0
+    assert fast < 1.0
+    assert sandbox.latency == 1.0
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ({"ms": -1}, "latency_ms must be a number of 0 or more milliseconds, got -1"),
+        ({"ms": "fast"}, "got 'fast'"),
+        ({"ms": True}, "got True"),
+        ({"ms": 5, "for": 3}, "the body is {\"ms\": N}, got the fields ['for', 'ms']"),
+        ({}, "got the fields []"),
+        ([], "the body must be a JSON object"),
+    ],
+)
+def test_a_bad_latency_over_http_is_refused_saying_why(body, error):
+    with PlivoSandbox(kinder=True, latency_ms=50) as sandbox:
+        answer = control(sandbox, "latency", body)
+
+    assert answer.status_code == 400
+    assert error in answer.json()["error"]
+    assert sandbox.latency == 0.05
 
 
 def test_stats_reset_over_http_and_from_python(sandbox):

@@ -52,7 +52,7 @@ def test_a_throttled_list_is_answered_by_single_reads_and_uploads_keep_their_pac
     assert hook.limiter.account.limits.throttles == 0  # concurrency may step back on slow answers, not cut
     assert hook.limiter.message_list_room() == 0  # the list waits for a place to free
 
-    sandbox.api.latency = 0.5  # uploads out long enough to be seen together, even on a busy machine
+    sandbox.set_latency(500)  # uploads out long enough to be seen together, even on a busy machine
     sandbox.api.peak_in_flight = 0  # the uploads' own peak, not the single reads'
     hook.upload_media(make_media(400))
     uploads = [r for r in sandbox.requests if r.method == "POST" and "/Media" in r.path]
