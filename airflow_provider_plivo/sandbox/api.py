@@ -22,7 +22,6 @@ import base64
 import contextlib
 import hmac
 import json
-import math
 import operator
 import re
 import threading
@@ -146,7 +145,7 @@ class SandboxAPI:
     :param max_file_size: the per-file upload limit, in bytes.
     :param delivery_seconds: sandbox-clock seconds from queued to the final state.
     :param realism: which of production Plivo's habits the answers show (none by default).
-    :param latency: seconds to wait before every answer, with ``wait``.
+    :param latency_ms: milliseconds to wait before every answer, with ``wait``.
     :param wait: sleeps up to the given seconds (the sandbox's, waking when it stops).
     """
 
@@ -162,7 +161,7 @@ class SandboxAPI:
         max_file_size: int,
         delivery_seconds: float,
         realism: Realism = KINDER,
-        latency: float = 0.0,
+        latency_ms: float = 0.0,
         wait: Callable[[float], object] = time.sleep,
     ) -> None:
         self.store = store
@@ -177,7 +176,7 @@ class SandboxAPI:
         self._delivery = timedelta(seconds=delivery_seconds / realism.time_scale)
         """``delivery_seconds`` on the scaled clock of the messages' lifecycle."""
         self._queue = DispatchQueue(realism.mps, time_scale=realism.time_scale, processing=self._delivery / 2)
-        self.latency = latency
+        self.set_latency(latency_ms)
         self._wait = wait
         self._lock = threading.Lock()
         self._requests: list[SandboxRequest] = []
@@ -305,8 +304,7 @@ class SandboxAPI:
 
         :raises ValueError: ``latency_ms`` is not a number of 0 or more.
         """
-        number = isinstance(latency_ms, (int, float)) and not isinstance(latency_ms, bool)
-        if not number or not 0 <= latency_ms < math.inf:
+        if not faults.finite_number(latency_ms) or latency_ms < 0:
             raise ValueError(f"latency_ms must be a number of 0 or more milliseconds, got {latency_ms!r}")
         self.latency = latency_ms / 1000
 

@@ -64,6 +64,7 @@ __all__ = [
     "check_fault_kind",
     "failed_object",
     "fails_first_object",
+    "finite_number",
     "parse_fault",
 ]
 
@@ -120,11 +121,8 @@ class ScriptedFault:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"fault {name} must be a whole number, 1 or more, got {value!r}")
-        seconds = self.seconds
-        if seconds is not None and (
-            isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf
-        ):
-            raise ValueError(f"fault seconds must be a number more than 0, got {seconds!r}")
+        if self.seconds is not None and (not finite_number(self.seconds) or self.seconds <= 0):
+            raise ValueError(f"fault seconds must be a number more than 0, got {self.seconds!r}")
 
 
 _FAULT_FORMS = (  # by time first: "503:20s" would otherwise read as request 503, kind "20s"
@@ -132,6 +130,12 @@ _FAULT_FORMS = (  # by time first: "503:20s" would otherwise read as request 503
     (re.compile(r"(?P<kind>[a-z0-9-]+)x(?P<count>\d+)"), "count"),
     (re.compile(r"(?P<request>\d+):(?P<kind>[a-z0-9-]+)"), "request"),
 )
+
+
+def finite_number(value: object) -> bool:
+    """Whether ``value`` is an int or float (not a bool) other than inf and NaN: what a count of
+    seconds or milliseconds from JSON or Python may be."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def parse_fault(text: str) -> ScriptedFault:

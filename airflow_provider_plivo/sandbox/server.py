@@ -234,10 +234,10 @@ class PlivoSandbox:
             max_file_size=max_file_size,
             delivery_seconds=delivery_seconds,
             realism=self.realism,
+            latency_ms=latency_ms,
             wait=self.wait,
         )
         """The API layer: :meth:`SandboxAPI.handle` answers a request without a socket."""
-        self.set_latency(latency_ms)
         self._transport = HTTPTransport(
             self.api,
             host=host,

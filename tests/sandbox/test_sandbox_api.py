@@ -113,7 +113,7 @@ def test_a_refused_body_is_recorded_and_closes_the_connection():
 
 def test_latency_waits_before_each_answer():
     waits: list[float] = []
-    api = make_api(latency=0.25, wait=waits.append)
+    api = make_api(latency_ms=250, wait=waits.append)
 
     get(api, "/Media/")
 
