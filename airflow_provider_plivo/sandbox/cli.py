@@ -148,25 +148,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         parser.exit(1, f"plivo-sandbox: {err}\n")
 
-    sandbox = PlivoSandbox(
-        auth_id=args.auth_id,
-        auth_token=args.auth_token,
-        host=args.host,
-        port=args.port,
-        latency_ms=args.latency_ms,
-        fault_rate=args.fault_rate,
-        fault_seed=args.fault_seed,
-        message_faults=dict(args.message_fault),
-        hang_seconds=args.hang_seconds,
-        rate_limit=args.rate_limit,
-        max_in_flight=args.max_in_flight,
-        read_timeout=args.read_timeout,
-        request_deadline=args.request_deadline,
-        time_scale=args.time_scale,
-        clock_offset=timedelta(seconds=args.clock_offset),
-        kinder=args.kinder,
-        **_given(args, "message_list_rate_limit", "mps", "utc_offset"),
-    )
+    try:
+        sandbox = PlivoSandbox(
+            auth_id=args.auth_id,
+            auth_token=args.auth_token,
+            host=args.host,
+            port=args.port,
+            latency_ms=args.latency_ms,
+            fault_rate=args.fault_rate,
+            fault_seed=args.fault_seed,
+            message_faults=dict(args.message_fault),
+            hang_seconds=args.hang_seconds,
+            rate_limit=args.rate_limit,
+            max_in_flight=args.max_in_flight,
+            read_timeout=args.read_timeout,
+            request_deadline=args.request_deadline,
+            time_scale=args.time_scale,
+            clock_offset=timedelta(seconds=args.clock_offset),
+            kinder=args.kinder,
+            **_given(args, "message_list_rate_limit", "mps", "utc_offset"),
+        )
+    except ValueError as err:  # a value argparse's types let through, checked by the sandbox
+        parser.error(str(err))
 
     for fault in args.fault:
         sandbox.api.script_fault(fault)

@@ -12,6 +12,7 @@ import pytest
 import requests
 
 from airflow_provider_plivo.sandbox import PlivoSandbox
+from airflow_provider_plivo.sandbox.cli import main
 from airflow_provider_plivo.sandbox.faults import FaultPlan, ScriptedFault, parse_fault
 
 if TYPE_CHECKING:
@@ -206,6 +207,21 @@ def test_the_command_line_grammar(text, fault):
 def test_a_malformed_fault_text_says_what_is_expected(text, error):
     with pytest.raises(ValueError, match="^" + error.replace("(", r"\(").replace("[", r"\[")):
         parse_fault(text)
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--latency-ms", "-5"], "latency_ms must be a number of 0 or more milliseconds, got -5.0"),
+        (["--fault-rate", "2"], "fault rate must be between 0 and 1, got 2.0"),
+    ],
+)
+def test_a_bad_option_on_the_command_line_is_a_usage_error_not_a_traceback(args, error, capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--port", "0", *args])
+
+    assert exited.value.code == 2
+    assert error in capsys.readouterr().err
 
 
 def test_the_command_line_scripts_faults_by_count_and_by_time(sandbox_cli):
